@@ -1,0 +1,46 @@
+//! The event log's storage and the read models fed from it.
+//!
+//! `db` opens SQLite, PostgreSQL or MySQL by URL; `migrate` applies `migrations/<engine>/`; `log`
+//! is the cqrs-es event repository with a global position; `commands` runs aggregates against it;
+//! `projector` feeds read models (`accounts`, `instance`) from the log by position, keeps one
+//! checkpoint per read model in the same transaction as its rows, and rebuilds them on replay.
+//!
+//! Depends on `peerpx-aggregates` only. Projections never call the network.
+
+pub mod accounts;
+pub mod commands;
+pub mod db;
+pub mod instance;
+pub mod log;
+pub mod migrate;
+pub mod projector;
+pub mod recorded;
+
+pub use commands::Commands;
+pub use db::{Backend, Db};
+pub use log::EventLog;
+pub use projector::{Projection, Projector, Tx};
+pub use recorded::Recorded;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot reach the database at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("event at position {position} cannot be read: {reason}")]
+    BadEvent { position: i64, reason: String },
+    #[error("unknown projection {0:?} (known: accounts, instance)")]
+    UnknownProjection(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

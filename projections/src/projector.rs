@@ -1,0 +1,366 @@
+//! Feeds read models from the log, one checkpoint per read model.
+//!
+//! Each step of a projection is one transaction that (1) locks the projection's checkpoint row,
+//! (2) reads the checkpoint, (3) reads the next events after it by global position, (4) applies
+//! them and (5) stores the new checkpoint. Rows and checkpoint commit together, so a crash never
+//! applies an event twice or loses one; the lock makes two processes (a node and `peerpx replay`
+//! or `peerpx admin …`) safe on one database. Because the log hands out positions in commit order
+//! without gaps (see `log`), reading "everything after my checkpoint" never skips an event.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{AnyConnection, Row};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::db::{sql_for, Backend, Db};
+use crate::recorded::{Recorded, SELECT_RECORDED};
+use crate::{Error, EventLog, Result};
+
+/// Events applied per transaction.
+const BATCH: i64 = 1000;
+/// How often a following projection looks for events appended by other processes.
+const POLL: Duration = Duration::from_millis(200);
+
+/// A transaction handed to a projection.
+pub struct Tx<'c> {
+    pub conn: &'c mut AnyConnection,
+    pub backend: Backend,
+}
+
+impl Tx<'_> {
+    pub fn sql<'q>(&self, query: &'q str) -> Cow<'q, str> {
+        sql_for(self.backend, query)
+    }
+}
+
+/// A read model fed from the log.
+#[async_trait::async_trait]
+pub trait Projection: Send + Sync {
+    /// The name used for its checkpoint and by `peerpx replay --projection`.
+    fn name(&self) -> &'static str;
+    /// Its tables with a column that orders their rows, for snapshots and replay checks.
+    fn tables(&self) -> &'static [(&'static str, &'static str)];
+    /// Empties the read model (before a replay).
+    async fn reset(&self, tx: &mut Tx<'_>) -> Result<()>;
+    /// Applies one event. Must be deterministic: replay has to rebuild the same rows.
+    async fn apply(&self, tx: &mut Tx<'_>, event: &Recorded) -> Result<()>;
+}
+
+struct Tracked {
+    projection: Arc<dyn Projection>,
+    checkpoint: watch::Sender<i64>,
+}
+
+pub struct Projector {
+    db: Db,
+    log: EventLog,
+    tracked: Vec<Tracked>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone)]
+pub struct ReplayReport {
+    pub projection: &'static str,
+    pub events: u64,
+    pub position: i64,
+}
+
+impl Projector {
+    /// The node's read models.
+    pub fn new(log: EventLog) -> Self {
+        Self::with(
+            log,
+            vec![
+                Arc::new(crate::accounts::AccountsProjection),
+                Arc::new(crate::instance::InstanceProjection),
+            ],
+        )
+    }
+
+    pub fn with(log: EventLog, projections: Vec<Arc<dyn Projection>>) -> Self {
+        let tracked = projections
+            .into_iter()
+            .map(|projection| Tracked {
+                projection,
+                checkpoint: watch::channel(0).0,
+            })
+            .collect();
+        Self {
+            db: log.db().clone(),
+            log,
+            tracked,
+        }
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tracked.iter().map(|t| t.projection.name()).collect()
+    }
+
+    /// Creates missing checkpoint rows and loads the stored checkpoints.
+    pub async fn init(&self) -> Result<()> {
+        for t in &self.tracked {
+            let name = t.projection.name();
+            let row = sqlx::query(
+                &self
+                    .db
+                    .sql("SELECT position FROM projection_checkpoints WHERE name = ?"),
+            )
+            .bind(name)
+            .fetch_optional(&self.db.pool)
+            .await?;
+            let position = match row {
+                Some(row) => row.try_get(0)?,
+                None => {
+                    let insert =
+                        sqlx::query(&self.db.sql(
+                            "INSERT INTO projection_checkpoints (name, position) VALUES (?, 0)",
+                        ))
+                        .bind(name)
+                        .execute(&self.db.pool)
+                        .await;
+                    match insert {
+                        Err(e) if !crate::db::is_unique_violation(&e) => return Err(e.into()),
+                        _ => 0,
+                    }
+                }
+            };
+            t.checkpoint.send_replace(position);
+        }
+        Ok(())
+    }
+
+    /// Brings every projection up to the head of the log, then returns.
+    pub async fn catch_up(&self) -> Result<()> {
+        for t in &self.tracked {
+            while step(&self.db, t).await?.1 == BATCH {}
+        }
+        Ok(())
+    }
+
+    /// The lowest checkpoint of all projections.
+    pub fn checkpoint(&self) -> i64 {
+        self.tracked
+            .iter()
+            .map(|t| *t.checkpoint.borrow())
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Waits until every projection has applied `position` (read-your-writes); `false` on timeout.
+    pub async fn wait_for(&self, position: i64, timeout: Duration) -> bool {
+        let all = async {
+            for t in &self.tracked {
+                let mut rx = t.checkpoint.subscribe();
+                if rx.wait_for(|p| *p >= position).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        };
+        tokio::time::timeout(timeout, all).await.unwrap_or(false)
+    }
+
+    /// Follows the log until `stop` turns true; each projection runs in its own task.
+    pub fn spawn(self: &Arc<Self>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        (0..self.tracked.len())
+            .map(|i| {
+                let this = Arc::clone(self);
+                let mut stop = stop.clone();
+                tokio::spawn(async move { this.follow(i, &mut stop).await })
+            })
+            .collect()
+    }
+
+    async fn follow(&self, index: usize, stop: &mut watch::Receiver<bool>) {
+        let t = &self.tracked[index];
+        let name = t.projection.name();
+        let mut appended = self.log.subscribe();
+        let mut failures = 0u32;
+        loop {
+            match step(&self.db, t).await {
+                Ok((_, n)) if n == BATCH => continue,
+                Ok(_) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    tracing::error!(projection = name, error = %e, "projection step failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(25))))
+                        .await;
+                    continue;
+                }
+            }
+            if *stop.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = appended.changed() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        // A final step so that everything appended before the stop is applied.
+        if let Err(e) = step(&self.db, t).await {
+            tracing::warn!(projection = name, error = %e, "last projection step failed");
+        }
+    }
+
+    /// Drops the read models (all, or the one named) and rebuilds them from the whole log, each in
+    /// one transaction: readers see the old or the rebuilt model, never half of one.
+    pub async fn replay(&self, only: Option<&str>) -> Result<Vec<ReplayReport>> {
+        if let Some(name) = only {
+            if !self.names().contains(&name) {
+                return Err(Error::UnknownProjection(name.to_string()));
+            }
+        }
+        let mut reports = Vec::new();
+        for t in self
+            .tracked
+            .iter()
+            .filter(|t| only.is_none_or(|n| n == t.projection.name()))
+        {
+            let name = t.projection.name();
+            let mut tx = self.db.pool.begin().await?;
+            lock_checkpoint(&self.db, &mut tx, name).await?;
+            t.projection
+                .reset(&mut Tx {
+                    conn: &mut tx,
+                    backend: self.db.backend,
+                })
+                .await?;
+            let mut position = 0;
+            let mut events = 0u64;
+            loop {
+                let (last, n) =
+                    apply_after(&self.db, &mut tx, t.projection.as_ref(), position).await?;
+                events += n as u64;
+                position = last;
+                if n < BATCH {
+                    break;
+                }
+            }
+            store_checkpoint(&self.db, &mut tx, name, position).await?;
+            tx.commit().await?;
+            t.checkpoint.send_replace(position);
+            tracing::info!(projection = name, events, position, "projection rebuilt");
+            reports.push(ReplayReport {
+                projection: name,
+                events,
+                position,
+            });
+        }
+        Ok(reports)
+    }
+
+    /// Every row of every read model, in a stable order: used to prove replay gives the same state.
+    pub async fn snapshot(&self) -> Result<BTreeMap<String, Vec<Vec<serde_json::Value>>>> {
+        let mut out = BTreeMap::new();
+        for t in &self.tracked {
+            for (table, order) in t.projection.tables() {
+                let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                    .fetch_all(&self.db.pool)
+                    .await?;
+                let rows = rows.iter().map(row_values).collect();
+                out.insert((*table).to_string(), rows);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn row_values(row: &sqlx::any::AnyRow) -> Vec<serde_json::Value> {
+    use serde_json::Value;
+    (0..row.len())
+        .map(|i| {
+            if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+                v.map_or(Value::Null, Value::from)
+            } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                v.map_or(Value::Null, Value::from)
+            } else if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                v.map_or(Value::Null, |b| {
+                    Value::from(String::from_utf8_lossy(&b).into_owned())
+                })
+            } else {
+                Value::String("<unreadable>".into())
+            }
+        })
+        .collect()
+}
+
+async fn lock_checkpoint(db: &Db, conn: &mut AnyConnection, name: &str) -> Result<i64> {
+    // A write first: it takes SQLite's write lock, or the row lock elsewhere, before any read.
+    sqlx::query(&db.sql("UPDATE projection_checkpoints SET position = position WHERE name = ?"))
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query(&db.sql("SELECT position FROM projection_checkpoints WHERE name = ?"))
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+async fn store_checkpoint(
+    db: &Db,
+    conn: &mut AnyConnection,
+    name: &str,
+    position: i64,
+) -> Result<()> {
+    sqlx::query(&db.sql("UPDATE projection_checkpoints SET position = ? WHERE name = ?"))
+        .bind(position)
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies up to `BATCH` events after `after`; returns the last position applied and how many.
+async fn apply_after(
+    db: &Db,
+    conn: &mut AnyConnection,
+    projection: &dyn Projection,
+    after: i64,
+) -> Result<(i64, i64)> {
+    let rows = sqlx::query(&db.sql(SELECT_RECORDED))
+        .bind(after)
+        .bind(BATCH)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut last = after;
+    for row in &rows {
+        let recorded = Recorded::from_row(row)?;
+        projection
+            .apply(
+                &mut Tx {
+                    conn: &mut *conn,
+                    backend: db.backend,
+                },
+                &recorded,
+            )
+            .await?;
+        last = recorded.position;
+    }
+    Ok((last, i64::try_from(rows.len()).unwrap_or(0)))
+}
+
+/// One transaction of progress for one projection; returns (checkpoint, events applied).
+async fn step(db: &Db, t: &Tracked) -> Result<(i64, i64)> {
+    let name = t.projection.name();
+    let mut tx = db.pool.begin().await?;
+    let from = lock_checkpoint(db, &mut tx, name).await?;
+    let (last, n) = apply_after(db, &mut tx, t.projection.as_ref(), from).await?;
+    if n > 0 {
+        store_checkpoint(db, &mut tx, name, last).await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    t.checkpoint.send_if_modified(|p| {
+        let changed = *p != last;
+        *p = last;
+        changed
+    });
+    Ok((last, n))
+}
