@@ -1,0 +1,358 @@
+//! Moderation of accounts: Mastodon's admin API (v1 and v2 listings, approve, reject, suspend).
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use peerpx_aggregates::AccountCommand;
+use peerpx_projections::accounts::{self, AccountFilter, AccountRow};
+use peerpx_projections::log::metadata;
+use peerpx_projections::now_millis;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::accounts::account_error;
+use crate::auth::Authed;
+use crate::entities;
+use crate::error::{ApiError, ApiResult};
+use crate::params::{lenient, Params};
+use crate::AppState;
+
+/// The token needs the scope and its user a staff role.
+async fn staff(state: &AppState, auth: &Authed, scope: &str) -> ApiResult<AccountRow> {
+    auth.require(&[scope])?;
+    let me = auth.user(state).await?;
+    if !me.is_staff() {
+        return Err(ApiError::Forbidden("This action is not allowed".into()));
+    }
+    Ok(me)
+}
+
+#[derive(Deserialize, Default)]
+pub struct V1Query {
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    local: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    remote: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    active: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pending: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    suspended: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    disabled: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    silenced: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    staff: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    max_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    since_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    min_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    limit: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct V2Query {
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    origin: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    permissions: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    max_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    since_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    min_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    limit: Option<i64>,
+}
+
+/// Filters nothing can match (remote accounts, silenced, …) answer an empty page.
+struct Listing {
+    filter: AccountFilter,
+    impossible: bool,
+}
+
+fn limit(l: Option<i64>) -> i64 {
+    l.unwrap_or(100).clamp(1, 200)
+}
+
+async fn respond(state: &AppState, uri: &OriginalUri, listing: Listing) -> ApiResult<Response> {
+    let rows = if listing.impossible {
+        vec![]
+    } else {
+        accounts::list(&state.db, &listing.filter).await?
+    };
+    let body: Vec<Value> = rows
+        .iter()
+        .map(|a| entities::admin_account(&state.config, a))
+        .collect();
+    let mut response = Json(body).into_response();
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        let link = pagination_link(&state.config.base_url(), uri, &last.id, &first.id);
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(response)
+}
+
+/// Mastodon's `Link` header: `next` pages older items (max_id), `prev` newer ones (min_id).
+pub fn pagination_link(base: &str, uri: &OriginalUri, oldest: &str, newest: &str) -> String {
+    let path = uri.path();
+    let kept: Vec<(String, String)> = uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "max_id" | "min_id" | "since_id"))
+        .collect();
+    let with = |key: &str, value: &str| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &kept {
+            s.append_pair(k, v);
+        }
+        s.append_pair(key, value);
+        format!("{base}{path}?{}", s.finish())
+    };
+    format!(
+        "<{}>; rel=\"next\", <{}>; rel=\"prev\"",
+        with("max_id", oldest),
+        with("min_id", newest)
+    )
+}
+
+/// `GET /api/v1/admin/accounts`
+pub async fn list_v1(
+    State(state): State<AppState>,
+    auth: Authed,
+    uri: OriginalUri,
+    params: Params,
+) -> ApiResult<Response> {
+    staff(&state, &auth, "admin:read:accounts").await?;
+    let q: V1Query = params.parse()?;
+    let state_filter = if q.pending == Some(true) {
+        Some("pending")
+    } else if q.suspended == Some(true) {
+        Some("suspended")
+    } else if q.active == Some(true) {
+        Some("active")
+    } else {
+        None
+    };
+    let impossible = q.remote == Some(true)
+        || q.local == Some(false)
+        || q.disabled == Some(true)
+        || q.silenced == Some(true);
+    let filter = AccountFilter {
+        state: state_filter.map(str::to_string),
+        staff: q.staff == Some(true),
+        username: q.username,
+        email: q.email,
+        max_id: q.max_id,
+        since_id: q.since_id,
+        min_id: q.min_id,
+        limit: limit(q.limit),
+    };
+    respond(&state, &uri, Listing { filter, impossible }).await
+}
+
+/// `GET /api/v2/admin/accounts`
+pub async fn list_v2(
+    State(state): State<AppState>,
+    auth: Authed,
+    uri: OriginalUri,
+    params: Params,
+) -> ApiResult<Response> {
+    staff(&state, &auth, "admin:read:accounts").await?;
+    let q: V2Query = params.parse()?;
+    let (state_filter, impossible) = match q.status.as_deref() {
+        None | Some("") => (None, false),
+        Some("active") => (Some("active"), false),
+        Some("pending") => (Some("pending"), false),
+        Some("suspended") => (Some("suspended"), false),
+        Some("disabled") | Some("silenced") => (None, true),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "Unknown status {other:?}: use active, pending, disabled, silenced or suspended"
+            )))
+        }
+    };
+    let impossible = impossible || q.origin.as_deref() == Some("remote");
+    let filter = AccountFilter {
+        state: state_filter.map(str::to_string),
+        staff: q.permissions.as_deref() == Some("staff"),
+        username: q.username,
+        email: q.email,
+        max_id: q.max_id,
+        since_id: q.since_id,
+        min_id: q.min_id,
+        limit: limit(q.limit),
+    };
+    respond(&state, &uri, Listing { filter, impossible }).await
+}
+
+async fn target(state: &AppState, id: &str) -> ApiResult<AccountRow> {
+    accounts::by_id(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// `GET /api/v1/admin/accounts/:id`
+pub async fn show(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    staff(&state, &auth, "admin:read:accounts").await?;
+    let account = target(&state, &id).await?;
+    Ok(Json(entities::admin_account(&state.config, &account)))
+}
+
+async fn run(
+    state: &AppState,
+    me: &AccountRow,
+    account: &AccountRow,
+    command: AccountCommand,
+) -> ApiResult<()> {
+    let position = state
+        .commands
+        .account(
+            &account.username,
+            command,
+            metadata(Some(&me.id), "admin-api"),
+        )
+        .await
+        .map_err(account_error)?;
+    state.settle(position).await;
+    Ok(())
+}
+
+/// `POST /api/v1/admin/accounts/:id/approve`
+pub async fn approve(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let me = staff(&state, &auth, "admin:write:accounts").await?;
+    let account = target(&state, &id).await?;
+    run(
+        &state,
+        &me,
+        &account,
+        AccountCommand::Approve { at: now_millis() },
+    )
+    .await?;
+    let account = target(&state, &id).await?;
+    Ok(Json(entities::admin_account(&state.config, &account)))
+}
+
+/// `POST /api/v1/admin/accounts/:id/reject`: the pending account is removed, its name freed.
+pub async fn reject(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let me = staff(&state, &auth, "admin:write:accounts").await?;
+    let account = target(&state, &id).await?;
+    run(
+        &state,
+        &me,
+        &account,
+        AccountCommand::Reject { at: now_millis() },
+    )
+    .await?;
+    Ok(Json(entities::admin_account(&state.config, &account)))
+}
+
+#[derive(Deserialize)]
+struct ActionParams {
+    #[serde(default, rename = "type", deserialize_with = "lenient::opt_text")]
+    kind: Option<String>,
+}
+
+/// `POST /api/v1/admin/accounts/:id/action` (`type=suspend` or `none`).
+pub async fn action(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let me = staff(&state, &auth, "admin:write:accounts").await?;
+    let p: ActionParams = params.parse()?;
+    let account = target(&state, &id).await?;
+    match p.kind.as_deref() {
+        Some("suspend") => {
+            if account.id == me.id {
+                return Err(ApiError::Forbidden(
+                    "You cannot suspend your own account".into(),
+                ));
+            }
+            if account.is_admin() && !me.is_admin() {
+                return Err(ApiError::Forbidden("This action is not allowed".into()));
+            }
+            run(
+                &state,
+                &me,
+                &account,
+                AccountCommand::Suspend { at: now_millis() },
+            )
+            .await?;
+        }
+        Some("none") => {}
+        Some(other @ ("disable" | "sensitive" | "silence")) => {
+            return Err(ApiError::Unprocessable(format!(
+                "The {other} action is not supported by this server yet; use suspend"
+            )))
+        }
+        Some(other) => {
+            return Err(ApiError::Unprocessable(format!(
+                "Unknown action type {other:?}: use none, sensitive, disable, silence or suspend"
+            )))
+        }
+        None => {
+            return Err(ApiError::Unprocessable(
+                "The type parameter is required".into(),
+            ))
+        }
+    }
+    Ok(Json(json!({})))
+}
+
+/// `POST /api/v1/admin/accounts/:id/unsuspend`
+pub async fn unsuspend(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let me = staff(&state, &auth, "admin:write:accounts").await?;
+    let account = target(&state, &id).await?;
+    run(
+        &state,
+        &me,
+        &account,
+        AccountCommand::Unsuspend { at: now_millis() },
+    )
+    .await?;
+    let account = target(&state, &id).await?;
+    Ok(Json(entities::admin_account(&state.config, &account)))
+}

@@ -1,0 +1,185 @@
+//! The HTTP edge: Mastodon-compatible REST and OAuth routes on axum.
+//!
+//! Handlers parse and check input, hash passwords, run commands through
+//! `peerpx_projections::Commands`, wait until the read models have applied the resulting events
+//! (read-your-writes) and render read models as Mastodon entities. Domain rules live in
+//! `peerpx-aggregates`; nothing here writes a read model directly. OAuth credentials (apps,
+//! tokens, codes) are the exception: they are secrets, not history, and live in their own tables.
+
+pub mod accounts;
+pub mod admin;
+pub mod auth;
+pub mod entities;
+pub mod error;
+pub mod instance;
+pub mod media;
+pub mod oauth;
+pub mod params;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+use axum::Router;
+use peerpx_projections::{Commands, Db, Projector};
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult};
+
+/// What the API needs to know about the node.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Public host[:port] used in every id and URL.
+    pub domain: String,
+    /// `https` in production, `http` for local testing.
+    pub protocol: String,
+    pub data_dir: PathBuf,
+    /// Access tokens expire after this long; `None` = never (Mastodon's default).
+    pub token_lifetime: Option<Duration>,
+    pub login_failures_per_account: u32,
+    pub login_attempts_per_ip: u32,
+    pub login_window: Duration,
+    /// Largest avatar or header upload, in bytes.
+    pub max_profile_image_bytes: usize,
+}
+
+impl ApiConfig {
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.protocol, self.domain)
+    }
+}
+
+pub struct Inner {
+    pub db: Db,
+    pub commands: Commands,
+    pub projector: Arc<Projector>,
+    pub config: ApiConfig,
+    pub limiter: auth::LoginLimiter,
+    pub blobs: media::BlobStore,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, commands: Commands, projector: Arc<Projector>, config: ApiConfig) -> Self {
+        let limiter = auth::LoginLimiter::new(
+            config.login_failures_per_account,
+            config.login_attempts_per_ip,
+            config.login_window,
+        );
+        let blobs = media::BlobStore::new(config.data_dir.join("blobs"));
+        Self(Arc::new(Inner {
+            db,
+            commands,
+            projector,
+            config,
+            limiter,
+            blobs,
+        }))
+    }
+
+    /// Waits until the read models include `position`, so the caller reads its own write.
+    pub async fn settle(&self, position: i64) {
+        if position > 0
+            && !self
+                .projector
+                .wait_for(position, Duration::from_secs(10))
+                .await
+        {
+            tracing::warn!(position, "read models did not catch up within 10 s");
+        }
+    }
+}
+
+/// The client's IP address, when the server was started with connect info.
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip()),
+        ))
+    }
+}
+
+async fn log_internal_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    if let Some(cause) = response.extensions().get::<error::InternalCause>() {
+        tracing::error!(%method, %path, cause = %cause.0, "request failed");
+    }
+    response
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/apps", post(oauth::create_app))
+        .route("/api/v1/apps/verify_credentials", get(oauth::verify_app))
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize_page).post(oauth::authorize_submit),
+        )
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/api/v1/accounts", post(accounts::register))
+        .route(
+            "/api/v1/accounts/verify_credentials",
+            get(accounts::verify_credentials),
+        )
+        .route(
+            "/api/v1/accounts/update_credentials",
+            patch(accounts::update_credentials),
+        )
+        .route("/api/v1/accounts/lookup", get(accounts::lookup))
+        .route("/api/v1/accounts/{id}", get(accounts::show))
+        .route("/api/v1/admin/accounts", get(admin::list_v1))
+        .route("/api/v2/admin/accounts", get(admin::list_v2))
+        .route("/api/v1/admin/accounts/{id}", get(admin::show))
+        .route("/api/v1/admin/accounts/{id}/approve", post(admin::approve))
+        .route("/api/v1/admin/accounts/{id}/reject", post(admin::reject))
+        .route("/api/v1/admin/accounts/{id}/action", post(admin::action))
+        .route(
+            "/api/v1/admin/accounts/{id}/unsuspend",
+            post(admin::unsuspend),
+        )
+        .route("/api/v1/instance", get(instance::v1))
+        .route("/api/v2/instance", get(instance::v2))
+        // Rails ignores a trailing slash and Mastodon.py asks for `/api/v{1,2}/instance/`; a 404
+        // there leaves it unable to detect the version (its `log_in` then recurses until it dies).
+        .route("/api/v1/instance/", get(instance::v1))
+        .route("/api/v2/instance/", get(instance::v2))
+        .route("/.well-known/nodeinfo", get(instance::nodeinfo_links))
+        .route("/nodeinfo/2.1", get(instance::nodeinfo))
+        .route("/system/media/{file}", get(media::serve))
+        .route("/avatars/original/missing.png", get(media::missing_avatar))
+        .route("/headers/original/missing.png", get(media::missing_header))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(
+            state.config.max_profile_image_bytes * 2 + 64 * 1024,
+        ))
+        .layer(middleware::from_fn(log_internal_errors))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
