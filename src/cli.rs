@@ -1,0 +1,179 @@
+//! The subcommands.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use peerpx_aggregates::account::{password_problem, Registration};
+use peerpx_aggregates::{AccountCommand, InstanceCommand, Role};
+use peerpx_projections::log::metadata;
+use peerpx_projections::{accounts, migrate, now_millis, Commands, Db};
+use tokio::net::TcpListener;
+
+use crate::config::{AdminCommand, Cli, Command, ServeArgs, StoreArgs};
+use crate::node::{Node, NodeConfig, Store};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.store, args).await,
+        Command::Migrate => {
+            let db = Db::connect(&cli.store.url()).await?;
+            let applied = migrate::run(&db).await?;
+            println!("{} migration(s) applied", applied.len());
+            Ok(())
+        }
+        Command::Replay { projection } => replay(&cli.store, projection.as_deref()).await,
+        Command::Admin(command) => admin(&cli.store, command).await,
+    }
+}
+
+async fn serve(store: &StoreArgs, args: ServeArgs) -> anyhow::Result<()> {
+    if args.protocol == "http" {
+        tracing::warn!(
+            "serving with --protocol http: public URLs are plain http; use only for local testing"
+        );
+    }
+    let config = NodeConfig {
+        token_lifetime: (args.token_lifetime_secs > 0)
+            .then(|| Duration::from_secs(args.token_lifetime_secs)),
+        login_failures_per_account: args.login_failures_per_account,
+        login_attempts_per_ip: args.login_attempts_per_ip,
+        login_window: Duration::from_secs(args.login_window_secs),
+        max_profile_image_bytes: args.max_profile_image_mb * 1024 * 1024,
+        protocol: args.protocol.clone(),
+        ..NodeConfig::new(store.data_dir.clone(), Some(store.url()), &args.domain)
+    };
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let node = Node::start(config, listener).await?;
+    println!(
+        "peerpx is serving {}://{} on http://{}",
+        args.protocol, args.domain, node.addr
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    node.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+async fn replay(store: &StoreArgs, only: Option<&str>) -> anyhow::Result<()> {
+    let store = Store::open(&store.data_dir, &store.url()).await?;
+    let started = Instant::now();
+    let reports = store.projector.replay(only).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    for r in &reports {
+        println!(
+            "rebuilt {:<10} {:>9} events, checkpoint {}",
+            r.projection, r.events, r.position
+        );
+    }
+    let events: u64 = reports.iter().map(|r| r.events).sum();
+    println!(
+        "replayed {events} events in {elapsed:.2} s ({:.0} events/s)",
+        events as f64 / elapsed.max(1e-9)
+    );
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the password from standard input")?;
+    let password = text.lines().next().unwrap_or_default().to_string();
+    if let Some(problem) = password_problem(&password) {
+        bail!("{problem}");
+    }
+    Ok(password)
+}
+
+async fn admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
+    let store = Store::open(&store.data_dir, &store.url()).await?;
+    let commands = Commands::new(store.log.clone());
+    let meta = || metadata(None, "cli");
+    let position = match command {
+        AdminCommand::CreateUser {
+            name,
+            email,
+            admin,
+            password_stdin: _,
+        } => {
+            let password = read_password()?;
+            let password_hash = peerpx_api::auth::hash_password(password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if accounts::email_taken(&store.db, &email).await? {
+                bail!("the email address {email} is already used by another account");
+            }
+            let registration = Registration {
+                id: peerpx_api::auth::new_id(),
+                username: name.clone(),
+                email,
+                password_hash,
+                locale: "en".into(),
+                reason: None,
+                role: if admin { Role::Admin } else { Role::User },
+                approved: true,
+                at: now_millis(),
+            };
+            let p = commands
+                .account(&name, AccountCommand::Register(registration), meta())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create {name}: {e}"))?;
+            println!("created {}{name}", if admin { "admin " } else { "" });
+            p
+        }
+        AdminCommand::Approve { name } => {
+            let p = commands
+                .account(&name, AccountCommand::Approve { at: now_millis() }, meta())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot approve {name}: {e}"))?;
+            println!("approved {name}");
+            p
+        }
+        AdminCommand::SetRegistrations { mode } => {
+            let mode = mode.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let p = commands
+                .instance(
+                    InstanceCommand::SetRegistrationsMode {
+                        mode,
+                        at: now_millis(),
+                    },
+                    meta(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("registrations are now {}", mode.as_str());
+            p
+        }
+    };
+    // Apply the new events to the read models now; a serving node would also pick them up.
+    if position > 0 {
+        store.projector.catch_up().await?;
+    }
+    store.db.close().await;
+    Ok(())
+}
