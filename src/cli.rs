@@ -17,7 +17,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(&cli.store, args).await,
         Command::Migrate => {
-            let db = Db::connect(&cli.store.url()).await?;
+            let url = cli.store.url();
+            if url.starts_with("sqlite:") {
+                std::fs::create_dir_all(&cli.store.data_dir).with_context(|| {
+                    format!(
+                        "cannot create data directory {}",
+                        cli.store.data_dir.display()
+                    )
+                })?;
+            }
+            let db = Db::connect(&url).await?;
             let applied = migrate::run(&db).await?;
             println!("{} migration(s) applied", applied.len());
             Ok(())
@@ -152,6 +161,61 @@ async fn admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot approve {name}: {e}"))?;
             println!("approved {name}");
+            p
+        }
+        AdminCommand::SetPassword {
+            name,
+            password_stdin: _,
+        } => {
+            let password = read_password()?;
+            let password_hash = peerpx_api::auth::hash_password(password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let p = commands
+                .account(
+                    &name,
+                    AccountCommand::ChangePassword {
+                        password_hash,
+                        at: now_millis(),
+                    },
+                    meta(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot change the password of {name}: {e}"))?;
+            // A new password ends every session: revoke the account's tokens.
+            if let Some(account) = accounts::by_username(&store.db, &name).await? {
+                let revoked = sqlx::query(&store.db.sql(
+                    "UPDATE oauth_tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL",
+                ))
+                .bind(now_millis())
+                .bind(account.id)
+                .execute(&store.db.pool)
+                .await?;
+                println!(
+                    "password of {name} changed; {} token(s) revoked",
+                    revoked.rows_affected()
+                );
+            }
+            p
+        }
+        AdminCommand::SetRole { name, role } => {
+            let role = match role.as_str() {
+                "admin" => Role::Admin,
+                "moderator" => Role::Moderator,
+                _ => Role::User,
+            };
+            let p = commands
+                .account(
+                    &name,
+                    AccountCommand::ChangeRole {
+                        role,
+                        at: now_millis(),
+                    },
+                    meta(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot change the role of {name}: {e}"))?;
+            println!("{name} is now {}", role.as_str());
             p
         }
         AdminCommand::SetRegistrations { mode } => {

@@ -91,6 +91,19 @@ pub enum AdminCommand {
     },
     /// Approve an account waiting for approval.
     Approve { name: String },
+    /// Set an account's password (read from standard input) and sign it out everywhere.
+    SetPassword {
+        name: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Give an account the user, moderator or admin role.
+    SetRole {
+        name: String,
+        #[arg(value_parser = ["user", "moderator", "admin"])]
+        role: String,
+    },
     /// Set who may register: open, approval or closed.
     SetRegistrations {
         #[arg(value_parser = ["open", "approval", "closed"])]

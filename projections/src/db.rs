@@ -79,6 +79,16 @@ impl Db {
             .map_err(unreachable)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));
+        // One direct attempt first, so an unreachable server fails at once rather than after
+        // the pool's retries.
+        let probe = tokio::time::timeout(Duration::from_secs(10), options.connect()).await;
+        match probe {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Ok(Err(e)) => return Err(unreachable(e)),
+            Err(_) => return Err(unreachable(sqlx::Error::PoolTimedOut)),
+        }
         let pool_options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10));

@@ -226,6 +226,93 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
     let me = expect_json(me, StatusCode::OK).await;
     assert_eq!(me["role"]["name"], "Admin");
 
+    // Role and password changes from the command line reach the serving node too.
+    let out = run(
+        peerpx(&["admin", "set-role", "ann", "moderator", "--data-dir", data]),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        peerpx(&[
+            "admin",
+            "set-password",
+            "ann",
+            "--password-stdin",
+            "--data-dir",
+            data,
+        ]),
+        Some("a brand new password\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 token(s) revoked"));
+    let r = http
+        .get(format!(
+            "{}/api/v1/accounts/verify_credentials",
+            server.base
+        ))
+        .bearer_auth(token["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        expect_json(r, StatusCode::UNAUTHORIZED).await["error"],
+        "The access token was revoked"
+    );
+    let login = |password: &'static str| {
+        let (http, base, app) = (http.clone(), server.base.clone(), app.clone());
+        async move {
+            http.post(format!("{base}/oauth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("client_id", app["client_id"].as_str().expect("id")),
+                    (
+                        "client_secret",
+                        app["client_secret"].as_str().expect("secret"),
+                    ),
+                    ("username", "ann"),
+                    ("password", password),
+                    ("scope", "read"),
+                ])
+                .send()
+                .await
+                .expect("token")
+        }
+    };
+    let fresh = eventually(Duration::from_secs(3), "the new password to work", || {
+        let attempt = login("a brand new password");
+        async move {
+            attempt
+                .await
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .filter(|v| v["access_token"].is_string())
+        }
+    })
+    .await;
+    let me = http
+        .get(format!(
+            "{}/api/v1/accounts/verify_credentials",
+            server.base
+        ))
+        .bearer_auth(fresh["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        expect_json(me, StatusCode::OK).await["role"]["name"],
+        "Moderator"
+    );
+    expect_json(login("ann's long password").await, StatusCode::BAD_REQUEST).await;
+
     // A weak password on the command line is refused with a reason.
     let out = run(
         peerpx(&[
@@ -323,6 +410,32 @@ async fn flags_beat_environment_which_beats_the_config_file() {
     let out = run(c, None);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid config file"));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut c = peerpx(&[
+        "--log-format",
+        "json",
+        "migrate",
+        "--data-dir",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    c.env("RUST_LOG", "info");
+    let out = run(c, None);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "migrations log what they apply");
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{v}"
+        );
+    }
 }
 
 #[test]
