@@ -107,6 +107,14 @@ async fn replay(store: &StoreArgs, only: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a password from standard input, checks it against the rules and hashes it.
+async fn read_password_hash() -> anyhow::Result<String> {
+    let password = read_password()?;
+    peerpx_api::auth::hash_password(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 fn read_password() -> anyhow::Result<String> {
     let mut text = String::new();
     std::io::stdin()
@@ -130,10 +138,7 @@ async fn admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
             admin,
             password_stdin: _,
         } => {
-            let password = read_password()?;
-            let password_hash = peerpx_api::auth::hash_password(password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let password_hash = read_password_hash().await?;
             if accounts::email_taken(&store.db, &email).await? {
                 bail!("the email address {email} is already used by another account");
             }
@@ -167,10 +172,7 @@ async fn admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
             name,
             password_stdin: _,
         } => {
-            let password = read_password()?;
-            let password_hash = peerpx_api::auth::hash_password(password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let password_hash = read_password_hash().await?;
             let p = commands
                 .account(
                     &name,

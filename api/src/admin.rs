@@ -247,23 +247,33 @@ async fn run(
     Ok(())
 }
 
+/// Runs a moderation command on the account, then shows it as it is now.
+async fn act_and_show(
+    state: &AppState,
+    auth: &Authed,
+    id: &str,
+    command: AccountCommand,
+) -> ApiResult<Json<Value>> {
+    let me = staff(state, auth, "admin:write:accounts").await?;
+    let account = target(state, id).await?;
+    run(state, &me, &account, command).await?;
+    let account = target(state, id).await?;
+    Ok(Json(entities::admin_account(&state.config, &account)))
+}
+
 /// `POST /api/v1/admin/accounts/:id/approve`
 pub async fn approve(
     State(state): State<AppState>,
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let me = staff(&state, &auth, "admin:write:accounts").await?;
-    let account = target(&state, &id).await?;
-    run(
+    act_and_show(
         &state,
-        &me,
-        &account,
+        &auth,
+        &id,
         AccountCommand::Approve { at: now_millis() },
     )
-    .await?;
-    let account = target(&state, &id).await?;
-    Ok(Json(entities::admin_account(&state.config, &account)))
+    .await
 }
 
 /// `POST /api/v1/admin/accounts/:id/reject`: the pending account is removed, its name freed.
@@ -344,15 +354,11 @@ pub async fn unsuspend(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let me = staff(&state, &auth, "admin:write:accounts").await?;
-    let account = target(&state, &id).await?;
-    run(
+    act_and_show(
         &state,
-        &me,
-        &account,
+        &auth,
+        &id,
         AccountCommand::Unsuspend { at: now_millis() },
     )
-    .await?;
-    let account = target(&state, &id).await?;
-    Ok(Json(entities::admin_account(&state.config, &account)))
+    .await
 }

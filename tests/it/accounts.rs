@@ -201,7 +201,11 @@ async fn a_registered_account_waits_for_approval_then_logs_in_and_edits_its_prof
 }
 
 /// Form fields, then the field and the Mastodon error code expected for it.
-type Case = (Vec<(&'static str, &'static str)>, &'static str, &'static str);
+type Case = (
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+    &'static str,
+);
 
 async fn bad_input_is_refused_clearly_and_changes_nothing(engine: Engine) {
     let Some(node) = TestNode::start(engine).await else {
@@ -359,67 +363,50 @@ async fn bad_input_is_refused_clearly_and_changes_nothing(engine: Engine) {
         "This method requires an authenticated user"
     );
     // Unknown app, wrong secret, wrong grant, unknown scope.
-    let r = node
-        .post_form(
-            "/oauth/token",
-            None,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "nope"),
-                ("client_secret", "nope"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        expect_json(r, StatusCode::UNAUTHORIZED).await["error"],
-        "invalid_client"
-    );
-    let r = node
-        .post_form(
-            "/oauth/token",
-            None,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &app.0),
-                ("client_secret", "wrong"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        expect_json(r, StatusCode::UNAUTHORIZED).await["error"],
-        "invalid_client"
-    );
-    let r = node
-        .post_form(
-            "/oauth/token",
-            None,
-            &[
-                ("grant_type", "magic"),
-                ("client_id", &app.0),
-                ("client_secret", &app.1),
-            ],
-        )
-        .await;
-    assert_eq!(
-        expect_json(r, StatusCode::BAD_REQUEST).await["error"],
-        "unsupported_grant_type"
-    );
-    let r = node
-        .post_form(
-            "/oauth/token",
-            None,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &app.0),
-                ("client_secret", &app.1),
-                ("scope", "read:everything"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        expect_json(r, StatusCode::BAD_REQUEST).await["error"],
-        "invalid_scope"
-    );
+    let token_cases = [
+        (
+            "client_credentials",
+            "nope",
+            "nope",
+            "read",
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        ),
+        (
+            "client_credentials",
+            app.0.as_str(),
+            "wrong",
+            "read",
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        ),
+        (
+            "magic",
+            app.0.as_str(),
+            app.1.as_str(),
+            "read",
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+        ),
+        (
+            "client_credentials",
+            app.0.as_str(),
+            app.1.as_str(),
+            "read:everything",
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+        ),
+    ];
+    for (grant, id, secret, scope, status, error) in token_cases {
+        let form = [
+            ("grant_type", grant),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", scope),
+        ];
+        let r = node.post_form("/oauth/token", None, &form).await;
+        assert_eq!(expect_json(r, status).await["error"], error, "{form:?}");
+    }
     let r = node
         .password_grant(&app, "taken", "wrong password", "read")
         .await;

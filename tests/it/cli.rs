@@ -197,22 +197,28 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
         .json()
         .await
         .expect("json");
-    let token = http
-        .post(format!("{}/oauth/token", server.base))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", app["client_id"].as_str().expect("id")),
-            (
-                "client_secret",
-                app["client_secret"].as_str().expect("secret"),
-            ),
-            ("username", "ann@example.org"),
-            ("password", "ann's long password"),
-            ("scope", "read admin:read"),
-        ])
-        .send()
-        .await
-        .expect("token");
+    let login = |login: &'static str, password: &'static str, scope: &'static str| {
+        let (http, base, app) = (http.clone(), server.base.clone(), app.clone());
+        async move {
+            let form = [
+                ("grant_type", "password"),
+                ("client_id", app["client_id"].as_str().expect("id")),
+                (
+                    "client_secret",
+                    app["client_secret"].as_str().expect("secret"),
+                ),
+                ("username", login),
+                ("password", password),
+                ("scope", scope),
+            ];
+            http.post(format!("{base}/oauth/token"))
+                .form(&form)
+                .send()
+                .await
+                .expect("token")
+        }
+    };
+    let token = login("ann@example.org", "ann's long password", "read admin:read").await;
     let token = expect_json(token, StatusCode::OK).await;
     let me = http
         .get(format!(
@@ -266,28 +272,8 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
         expect_json(r, StatusCode::UNAUTHORIZED).await["error"],
         "The access token was revoked"
     );
-    let login = |password: &'static str| {
-        let (http, base, app) = (http.clone(), server.base.clone(), app.clone());
-        async move {
-            http.post(format!("{base}/oauth/token"))
-                .form(&[
-                    ("grant_type", "password"),
-                    ("client_id", app["client_id"].as_str().expect("id")),
-                    (
-                        "client_secret",
-                        app["client_secret"].as_str().expect("secret"),
-                    ),
-                    ("username", "ann"),
-                    ("password", password),
-                    ("scope", "read"),
-                ])
-                .send()
-                .await
-                .expect("token")
-        }
-    };
     let fresh = eventually(Duration::from_secs(3), "the new password to work", || {
-        let attempt = login("a brand new password");
+        let attempt = login("ann", "a brand new password", "read");
         async move {
             attempt
                 .await
@@ -311,7 +297,11 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
         expect_json(me, StatusCode::OK).await["role"]["name"],
         "Moderator"
     );
-    expect_json(login("ann's long password").await, StatusCode::BAD_REQUEST).await;
+    expect_json(
+        login("ann", "ann's long password", "read").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
 
     // A weak password on the command line is refused with a reason.
     let out = run(
