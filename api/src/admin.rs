@@ -4,8 +4,11 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use peerpx_aggregates::AccountCommand;
+use cqrs_es::AggregateError;
+use peerpx_aggregates::instance::InstanceSettings;
+use peerpx_aggregates::{AccountCommand, InstanceCommand, InstanceError, RegistrationsMode};
 use peerpx_projections::accounts::{self, AccountFilter, AccountRow};
+use peerpx_projections::instance;
 use peerpx_projections::log::metadata;
 use peerpx_projections::now_millis;
 use serde::Deserialize;
@@ -361,4 +364,104 @@ pub async fn unsuspend(
         AccountCommand::Unsuspend { at: now_millis() },
     )
     .await
+}
+
+#[derive(Deserialize)]
+struct SettingsParams {
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    registrations_mode: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    contact_email: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    contact_username: Option<String>,
+}
+
+fn settings_json(row: &instance::InstanceRow) -> Value {
+    json!({
+        "registrations_mode": row.mode.as_str(),
+        "title": row.settings.title,
+        "description": row.settings.description,
+        "contact_email": row.settings.contact_email,
+        "contact_username": row.settings.contact_username,
+    })
+}
+
+/// `GET /api/peerpx/v1/admin/settings` (extension): the node's settings.
+pub async fn settings(State(state): State<AppState>, auth: Authed) -> ApiResult<Json<Value>> {
+    staff(&state, &auth, "admin:read").await?;
+    Ok(Json(settings_json(&instance::get(&state.db).await?)))
+}
+
+/// `PATCH /api/peerpx/v1/admin/settings` (extension): change the registration mode and the
+/// instance's title, description and contact. Admins only; an empty string clears a text.
+pub async fn update_settings(
+    State(state): State<AppState>,
+    auth: Authed,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let me = staff(&state, &auth, "admin:write").await?;
+    if !me.is_admin() {
+        return Err(ApiError::Forbidden(
+            "Only admins change the node's settings".into(),
+        ));
+    }
+    let p: SettingsParams = params.parse()?;
+    let current = instance::get(&state.db).await?;
+    let mode =
+        match p.registrations_mode.as_deref() {
+            None => None,
+            Some(m) => Some(m.parse::<RegistrationsMode>().map_err(|e| {
+                ApiError::field("registrations_mode", "ERR_INVALID", &e.to_string())
+            })?),
+        };
+    if let Some(username) = p.contact_username.as_deref().filter(|u| !u.is_empty()) {
+        if accounts::by_username(&state.db, username).await?.is_none() {
+            return Err(ApiError::field(
+                "contact_username",
+                "ERR_INVALID",
+                "is not an account on this node",
+            ));
+        }
+    }
+    let merge = |new: Option<String>, old: &Option<String>| match new {
+        None => old.clone(),
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => Some(v.trim().to_string()),
+    };
+    let settings = InstanceSettings {
+        title: merge(p.title, &current.settings.title),
+        description: merge(p.description, &current.settings.description),
+        contact_email: merge(p.contact_email, &current.settings.contact_email),
+        contact_username: merge(p.contact_username, &current.settings.contact_username),
+    };
+    let meta = || metadata(Some(&me.id), "admin-api");
+    let instance_error = |e: AggregateError<InstanceError>| match e {
+        AggregateError::UserError(InstanceError::TooLong { field, max }) => ApiError::field(
+            field,
+            "ERR_TOO_LONG",
+            &format!("is too long (maximum is {max} characters)"),
+        ),
+        AggregateError::UserError(e) => ApiError::Unprocessable(e.to_string()),
+        other => ApiError::internal(other),
+    };
+    let at = now_millis();
+    let mut position = state
+        .commands
+        .instance(InstanceCommand::UpdateSettings { settings, at }, meta())
+        .await
+        .map_err(instance_error)?;
+    if let Some(mode) = mode {
+        let p = state
+            .commands
+            .instance(InstanceCommand::SetRegistrationsMode { mode, at }, meta())
+            .await
+            .map_err(instance_error)?;
+        position = position.max(p);
+    }
+    state.settle(position).await;
+    Ok(Json(settings_json(&instance::get(&state.db).await?)))
 }

@@ -164,6 +164,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/accounts/{id}/unsuspend",
             post(admin::unsuspend),
         )
+        .route(
+            "/api/peerpx/v1/admin/settings",
+            get(admin::settings).patch(admin::update_settings),
+        )
         .route("/api/v1/instance", get(instance::v1))
         .route("/api/v2/instance", get(instance::v2))
         // Rails ignores a trailing slash and Mastodon.py asks for `/api/v{1,2}/instance/`; a 404

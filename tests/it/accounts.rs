@@ -7,6 +7,7 @@ use crate::harness::{data_file, eventually, expect_json, Engine, TestNode};
 use crate::on_every_engine;
 
 on_every_engine!(
+    an_admin_sets_the_registration_mode_and_instance_settings_over_the_api,
     a_registered_account_waits_for_approval_then_logs_in_and_edits_its_profile,
     bad_input_is_refused_clearly_and_changes_nothing,
     open_and_closed_registration_modes_behave_as_announced,
@@ -859,5 +860,73 @@ async fn instance_and_nodeinfo_describe_the_node(engine: Engine) {
         expect_json(r, StatusCode::NOT_FOUND).await["error"],
         "Record not found"
     );
+    node.stop().await;
+}
+
+async fn an_admin_sets_the_registration_mode_and_instance_settings_over_the_api(engine: Engine) {
+    let Some(node) = TestNode::start(engine).await else {
+        return;
+    };
+    let admin = node.admin().await;
+    let path = "/api/peerpx/v1/admin/settings";
+    let v = expect_json(node.get(path, Some(&admin)).await, StatusCode::OK).await;
+    assert_eq!(v["registrations_mode"], "approval");
+    let patch = |body: serde_json::Value| {
+        let (node, admin) = (&node, admin.clone());
+        async move {
+            node.http
+                .patch(node.url(path))
+                .bearer_auth(&admin)
+                .json(&body)
+                .send()
+                .await
+                .expect("patch")
+        }
+    };
+    let body = json!({"registrations_mode": "open", "title": "Lyon Photo", "description": "Photos of Lyon", "contact_username": "root"});
+    let v = expect_json(patch(body).await, StatusCode::OK).await;
+    assert_eq!(v["registrations_mode"], "open");
+    assert_eq!(v["title"], "Lyon Photo");
+    let instance = expect_json(node.get("/api/v2/instance", None).await, StatusCode::OK).await;
+    assert_eq!(instance["title"], "Lyon Photo");
+    assert_eq!(instance["description"], "Photos of Lyon");
+    assert_eq!(instance["registrations"]["approval_required"], false);
+    assert_eq!(instance["contact"]["account"]["username"], "root");
+    let before = node.head().await;
+    let v = expect_json(
+        patch(json!({"registrations_mode": "sometimes"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(
+        v["details"]["registrations_mode"][0]["error"],
+        "ERR_INVALID"
+    );
+    let v = expect_json(
+        patch(json!({"contact_username": "nobody"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(v["details"]["contact_username"][0]["error"], "ERR_INVALID");
+    expect_json(
+        patch(json!({"title": "t".repeat(201)})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(
+        node.head().await,
+        before,
+        "refused settings changed the log"
+    );
+    // Clearing the title falls back to the domain; a plain user may not touch settings.
+    let v = expect_json(patch(json!({"title": ""})).await, StatusCode::OK).await;
+    assert_eq!(v["title"], serde_json::Value::Null);
+    node.create_account("pleb", "pleb password", peerpx_aggregates::Role::User)
+        .await;
+    let app = node.app().await;
+    let pleb = node
+        .login(&app, "pleb", "pleb password", "admin:read admin:write")
+        .await;
+    expect_json(node.get(path, Some(&pleb)).await, StatusCode::FORBIDDEN).await;
     node.stop().await;
 }

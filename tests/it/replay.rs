@@ -109,6 +109,16 @@ async fn replay_rebuilds_every_read_model_identically(engine: Engine) {
         state.settle(p).await;
     }
 
+    let r = node
+        .http
+        .patch(node.url("/api/peerpx/v1/admin/settings"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"title": "Replayed", "contact_username": "ana"}))
+        .send()
+        .await
+        .expect("settings");
+    expect_json(r, StatusCode::OK).await;
+
     let before = state.projector.snapshot().await.expect("snapshot");
     assert_eq!(
         before["accounts"].len(),
