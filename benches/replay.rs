@@ -1,0 +1,207 @@
+//! Replay throughput: events/s to rebuild every read model from a large log, on SQLite.
+//!
+//! The log is generated directly with `EventLog::append` (large batches of serialized events,
+//! exactly as cqrs-es would store them): one `AccountRegistered` per account (a tenth of the
+//! events) followed by `ProfileUpdated` events round-robin over the accounts. Then
+//! `Projector::replay(None)` is timed: it rebuilds the `accounts` and `instance` read models, each
+//! in one transaction, from position 0.
+//!
+//! `PEERPX_BENCH_EVENTS` sets the number of events (default 1_000_000).
+//! `PEERPX_BENCH_BREAKDOWN=0` skips the per-projection replays that follow the main measure.
+//!
+//! Run with `cargo bench --bench replay`.
+
+use std::error::Error;
+use std::time::Instant;
+
+use cqrs_es::persist::SerializedEvent;
+use cqrs_es::DomainEvent;
+use peerpx_aggregates::account::Registration;
+use peerpx_aggregates::{AccountEvent, ProfileChanges, Role};
+use peerpx_projections::projector::ReplayReport;
+use peerpx_projections::{accounts, migrate, Db, EventLog, Projector};
+use sqlx::Row;
+
+type BoxError = Box<dyn Error + Send + Sync>;
+type Result<T, E = BoxError> = std::result::Result<T, E>;
+
+const DEFAULT_EVENTS: usize = 1_000_000;
+/// Events per `EventLog::append` call (one transaction each).
+const APPEND_BATCH: usize = 20_000;
+const BASE_AT: i64 = 1_700_000_000_000;
+
+fn username(i: usize) -> String {
+    format!("user{i}")
+}
+
+/// The `k`-th profile update of an account: three shapes, so replay runs several UPDATEs.
+fn changes(k: usize, i: usize) -> ProfileChanges {
+    match k % 3 {
+        0 => ProfileChanges {
+            display_name: Some(format!("User {i} v{k}")),
+            ..Default::default()
+        },
+        1 => ProfileChanges {
+            note: Some(format!("Note {k} of user {i}")),
+            ..Default::default()
+        },
+        _ => ProfileChanges {
+            display_name: Some(format!("User {i} v{k}")),
+            bot: Some(k.is_multiple_of(2)),
+            ..Default::default()
+        },
+    }
+}
+
+fn serialized(
+    aggregate_id: String,
+    sequence: usize,
+    event: &AccountEvent,
+) -> Result<SerializedEvent> {
+    Ok(SerializedEvent::new(
+        aggregate_id,
+        sequence,
+        "account".to_string(),
+        event.event_type(),
+        event.event_version(),
+        serde_json::to_value(event)?,
+        serde_json::json!({}),
+    ))
+}
+
+/// The `n`-th event of the generated log (0-based).
+fn event_at(n: usize, accounts: usize) -> Result<SerializedEvent> {
+    if n < accounts {
+        let event = AccountEvent::AccountRegistered(Registration {
+            id: (1_000_000_000 + n).to_string(),
+            username: username(n),
+            email: format!("{}@example.org", username(n)),
+            password_hash: "x".into(),
+            locale: "en".into(),
+            reason: None,
+            role: Role::User,
+            approved: true,
+            at: BASE_AT + i64::try_from(n)?,
+        });
+        return serialized(username(n), 1, &event);
+    }
+    let u = n - accounts;
+    let (i, k) = (u % accounts, u / accounts);
+    let event = AccountEvent::ProfileUpdated {
+        changes: changes(k, i),
+        at: BASE_AT + i64::try_from(n)?,
+    };
+    serialized(username(i), k + 2, &event)
+}
+
+fn print_reports(label: &str, total_events: usize, seconds: f64, reports: &[ReplayReport]) {
+    println!(
+        "{label}: {total_events} log events in {seconds:.2} s = {:.0} events/s",
+        total_events as f64 / seconds
+    );
+    for r in reports {
+        println!(
+            "    projection {:<9} events {:>8}  position {:>8}",
+            r.projection, r.events, r.position
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let total = match std::env::var("PEERPX_BENCH_EVENTS") {
+        Ok(v) => v.parse::<usize>()?,
+        Err(_) => DEFAULT_EVENTS,
+    };
+    let breakdown = std::env::var("PEERPX_BENCH_BREAKDOWN").map_or(true, |v| v != "0");
+    if total == 0 {
+        return Err("PEERPX_BENCH_EVENTS must be at least 1".into());
+    }
+    let accounts_n = total.div_ceil(10);
+    println!(
+        "replay bench: {total} events ({accounts_n} accounts), SQLite, {} cores",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+
+    let dir = tempfile::tempdir()?;
+    let db = Db::connect(&peerpx_projections::db::default_sqlite_url(dir.path())).await?;
+    migrate::run(&db).await?;
+    let log = EventLog::new(db.clone());
+
+    // Generate the log.
+    let started = Instant::now();
+    let mut n = 0;
+    while n < total {
+        let end = (n + APPEND_BATCH).min(total);
+        let batch = (n..end)
+            .map(|i| event_at(i, accounts_n))
+            .collect::<Result<Vec<_>>>()?;
+        log.append(&batch).await?;
+        n = end;
+    }
+    let generate_seconds = started.elapsed().as_secs_f64();
+    let head = log.head().await?;
+    if usize::try_from(head)? != total {
+        return Err(format!("log head is {head}, expected {total}").into());
+    }
+    let size: u64 = std::fs::read_dir(dir.path())?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "generated {total} events in {generate_seconds:.2} s ({:.0} events/s appended, \
+         {APPEND_BATCH} per append); database files {:.0} MiB",
+        total as f64 / generate_seconds,
+        size as f64 / 1_048_576.0
+    );
+
+    // The measure: rebuild every read model from the whole log.
+    let projector = Projector::new(log.clone());
+    projector.init().await?;
+    let started = Instant::now();
+    let reports = projector.replay(None).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    print_reports("replay(None)", total, seconds, &reports);
+
+    // The rebuilt read model must match the generated log.
+    let row = sqlx::query("SELECT COUNT(*) FROM accounts")
+        .fetch_one(&db.pool)
+        .await?;
+    let rows: i64 = row.try_get(0)?;
+    if usize::try_from(rows)? != accounts_n {
+        return Err(format!("accounts has {rows} rows, expected {accounts_n}").into());
+    }
+    let last = total - 1;
+    if last >= accounts_n {
+        let u = last - accounts_n;
+        let (i, k) = (u % accounts_n, u / accounts_n);
+        let account = accounts::by_username(&db, &username(i))
+            .await?
+            .ok_or("last updated account missing")?;
+        let expected = changes(k, i);
+        if expected
+            .display_name
+            .is_some_and(|d| d != account.display_name)
+            || expected.note.is_some_and(|d| d != account.note)
+            || account.updated_at != BASE_AT + i64::try_from(last)?
+        {
+            return Err(format!("account {} does not show its last update", username(i)).into());
+        }
+    }
+    println!("check: {rows} accounts rebuilt, last update visible");
+
+    if breakdown {
+        for name in ["accounts", "instance"] {
+            let started = Instant::now();
+            let reports = projector.replay(Some(name)).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            print_reports(&format!("replay({name:?})"), total, seconds, &reports);
+        }
+    }
+
+    println!();
+    println!("events  seconds  events/s   (replay(None), all read models)");
+    println!("{total}  {seconds:.2}  {:.0}", total as f64 / seconds);
+    db.close().await;
+    Ok(())
+}
