@@ -2,10 +2,12 @@
 //!
 //! Why not the stock `sqlite-es` / `postgres-es` / `mysql-es`: they order events only within one
 //! aggregate, insert one row per statement and, on PostgreSQL and MySQL, a position taken from a
-//! sequence could become visible out of order. Here every append transaction first locks the single
-//! `log_head` row and takes the next positions from it, so positions are handed out in commit order
-//! with no gaps (a rolled-back append also rolls back its positions). A reader that sees position
-//! `n` therefore already sees every position below `n`: projections can never skip an event.
+//! sequence could become visible out of order. Here one writer task per process commits appends in
+//! groups: each group's transaction first locks the single `log_head` row, then gives positions to
+//! its appends in turn (each in a savepoint, so a refused append takes none), then stores the new
+//! head and commits. Positions are thus handed out in commit order with no gaps, across processes
+//! too. A reader that sees position `n` already sees every position below `n`: projections can
+//! never skip an event. Concurrent commands share one durable commit (group commit).
 //! See `docs/decisions/0001-own-event-repository.md`.
 
 use std::collections::HashMap;
@@ -17,8 +19,8 @@ use cqrs_es::persist::{
 use cqrs_es::Aggregate;
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
-use tokio::sync::watch;
+use sqlx::{Acquire, AnyConnection, Row};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::db::{is_unique_violation, Db, TextRow};
 use crate::now_millis;
@@ -36,7 +38,25 @@ tokio::task_local! {
 pub struct EventLog {
     db: Db,
     head: Arc<watch::Sender<i64>>,
+    writer: mpsc::Sender<Append>,
 }
+
+/// Appends waiting for the writer task, each with the reply its caller awaits.
+struct Append {
+    events: Vec<SerializedEvent>,
+    snapshot: Option<Snapshot>,
+    reply: oneshot::Sender<Result<i64, PersistenceError>>,
+}
+
+struct Snapshot {
+    aggregate_type: &'static str,
+    aggregate_id: String,
+    payload: Value,
+    current_snapshot: usize,
+}
+
+/// Appends committed together at most (group commit).
+const MAX_GROUP: usize = 128;
 
 fn conn_err(e: sqlx::Error) -> PersistenceError {
     PersistenceError::ConnectionError(Box::new(e))
@@ -47,12 +67,13 @@ fn to_usize(v: i64) -> usize {
 }
 
 impl EventLog {
+    /// Opens the log on `db` and starts its writer task (call inside a tokio runtime).
     pub fn new(db: Db) -> Self {
         let (head, _) = watch::channel(0);
-        Self {
-            db,
-            head: Arc::new(head),
-        }
+        let head = Arc::new(head);
+        let (writer, requests) = mpsc::channel(1024);
+        tokio::spawn(write_loop(db.clone(), Arc::clone(&head), requests));
+        Self { db, head, writer }
     }
 
     pub fn db(&self) -> &Db {
@@ -72,65 +93,32 @@ impl EventLog {
         row.try_get(0)
     }
 
-    /// Appends serialized events in one transaction; returns the last position given.
+    /// Appends serialized events atomically; returns the last position given.
     pub async fn append(&self, events: &[SerializedEvent]) -> Result<i64, PersistenceError> {
-        self.append_with(events, None).await
+        self.submit(events.to_vec(), None).await
     }
 
-    async fn append_with(
+    /// Hands the events to the writer task and waits until they are durable.
+    async fn submit(
         &self,
-        events: &[SerializedEvent],
-        snapshot: Option<(&str, String, Value, usize)>,
+        events: Vec<SerializedEvent>,
+        snapshot: Option<Snapshot>,
     ) -> Result<i64, PersistenceError> {
         if events.is_empty() && snapshot.is_none() {
             // cqrs-es commits even when a command produced no event: nothing to store.
             return Ok(0);
         }
-        let mut tx = self.db.pool.begin().await.map_err(conn_err)?;
-        let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        // The UPDATE comes first: it takes the write lock (SQLite) or the row lock (PostgreSQL,
-        // MySQL) that makes appends commit in position order.
-        sqlx::query(
-            &self
-                .db
-                .sql("UPDATE log_head SET position = position + ? WHERE id = 1"),
-        )
-        .bind(n)
-        .execute(&mut *tx)
-        .await
-        .map_err(conn_err)?;
-        let last: i64 = sqlx::query("SELECT position FROM log_head WHERE id = 1")
-            .fetch_one(&mut *tx)
+        let (reply, answer) = oneshot::channel();
+        let gone = || PersistenceError::UnknownError("the event log writer has stopped".into());
+        self.writer
+            .send(Append {
+                events,
+                snapshot,
+                reply,
+            })
             .await
-            .and_then(|r| r.try_get(0))
-            .map_err(conn_err)?;
-        let first = last - n + 1;
-        let recorded_at = now_millis();
-        for (chunk_index, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
-            let offset = i64::try_from(chunk_index * ROWS_PER_INSERT).unwrap_or(0);
-            insert_rows(&self.db, &mut tx, chunk, first + offset, recorded_at).await?;
-        }
-        if let Some((aggregate_type, aggregate_id, payload, current_snapshot)) = snapshot {
-            let last_sequence = events.last().map(|e| e.sequence).unwrap_or_default();
-            write_snapshot(
-                &self.db,
-                &mut tx,
-                aggregate_type,
-                &aggregate_id,
-                payload,
-                last_sequence,
-                current_snapshot,
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(conn_err)?;
-        if n > 0 {
-            self.head.send_if_modified(|h| {
-                let changed = last > *h;
-                *h = (*h).max(last);
-                changed
-            });
-        }
+            .map_err(|_| gone())?;
+        let last = answer.await.map_err(|_| gone())??;
         let _ = LAST_APPENDED.try_with(|cell| cell.set(last));
         Ok(last)
     }
@@ -154,6 +142,109 @@ impl EventLog {
         .map_err(conn_err)?;
         rows.iter().map(row_to_event).collect()
     }
+}
+
+/// The one task per process that writes the log. It takes every append that is waiting (up to
+/// `MAX_GROUP`) and commits them in one transaction, so concurrent commands share one durable
+/// commit. Each append runs inside its own savepoint: a conflict (another writer took that
+/// aggregate's sequence number) rolls back that append alone and takes no positions.
+async fn write_loop(db: Db, head: Arc<watch::Sender<i64>>, mut requests: mpsc::Receiver<Append>) {
+    while let Some(first) = requests.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match requests.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit_group(&db, &group).await;
+        match outcome {
+            Ok((results, last)) => {
+                head.send_if_modified(|h| {
+                    let changed = last > *h;
+                    *h = (*h).max(last);
+                    changed
+                });
+                for (append, result) in group.into_iter().zip(results) {
+                    let _ = append.reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, appends = group.len(), "event log commit failed");
+                for append in group {
+                    let _ = append
+                        .reply
+                        .send(Err(conn_err(sqlx::Error::Protocol(e.to_string()))));
+                }
+            }
+        }
+    }
+}
+
+/// Commits a group; returns each append's result and the new head.
+async fn commit_group(
+    db: &Db,
+    group: &[Append],
+) -> Result<(Vec<Result<i64, PersistenceError>>, i64), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    // The UPDATE comes first: it takes the write lock (SQLite) or the row lock (PostgreSQL,
+    // MySQL) that makes appends commit in position order, across processes too.
+    sqlx::query("UPDATE log_head SET position = position WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    let mut last: i64 = sqlx::query("SELECT position FROM log_head WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    let recorded_at = now_millis();
+    let mut results = Vec::with_capacity(group.len());
+    for append in group {
+        let mut savepoint = tx.begin().await?;
+        match write_append(db, &mut savepoint, append, last + 1, recorded_at).await {
+            Ok(()) => {
+                savepoint.commit().await?;
+                last += i64::try_from(append.events.len()).unwrap_or(i64::MAX);
+                results.push(Ok(last));
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                results.push(Err(e));
+            }
+        }
+    }
+    sqlx::query(&db.sql("UPDATE log_head SET position = ? WHERE id = 1"))
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((results, last))
+}
+
+async fn write_append(
+    db: &Db,
+    conn: &mut AnyConnection,
+    append: &Append,
+    first: i64,
+    recorded_at: i64,
+) -> Result<(), PersistenceError> {
+    for (chunk_index, chunk) in append.events.chunks(ROWS_PER_INSERT).enumerate() {
+        let offset = i64::try_from(chunk_index * ROWS_PER_INSERT).unwrap_or(0);
+        insert_rows(db, conn, chunk, first + offset, recorded_at).await?;
+    }
+    if let Some(s) = &append.snapshot {
+        let last_sequence = append.events.last().map(|e| e.sequence).unwrap_or_default();
+        write_snapshot(
+            db,
+            conn,
+            s.aggregate_type,
+            &s.aggregate_id,
+            s.payload.clone(),
+            last_sequence,
+            s.current_snapshot,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn insert_rows(
@@ -303,8 +394,13 @@ impl PersistedEventRepository for EventLog {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        let snapshot = snapshot_update.map(|(id, payload, n)| (A::TYPE, id, payload, n));
-        self.append_with(events, snapshot).await.map(|_| ())
+        let snapshot = snapshot_update.map(|(aggregate_id, payload, current_snapshot)| Snapshot {
+            aggregate_type: A::TYPE,
+            aggregate_id,
+            payload,
+            current_snapshot,
+        });
+        self.submit(events.to_vec(), snapshot).await.map(|_| ())
     }
 
     async fn stream_events<A: Aggregate>(

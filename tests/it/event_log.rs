@@ -21,6 +21,7 @@ use crate::harness::{eventually, Engine, TestDb};
 use crate::on_every_engine;
 
 on_every_engine!(
+    racing_registrations_of_one_name_commit_once_and_leave_no_gap,
     a_live_projection_sees_every_concurrently_appended_event_exactly_once,
     an_old_event_shape_is_upcast_for_projections_and_aggregates,
 );
@@ -224,6 +225,63 @@ async fn an_old_event_shape_is_upcast_for_projections_and_aggregates(engine: Eng
     assert_eq!(
         instance::get(&db).await.expect("instance").mode,
         RegistrationsMode::Closed
+    );
+    db.close().await;
+}
+
+async fn racing_registrations_of_one_name_commit_once_and_leave_no_gap(engine: Engine) {
+    let Some((_guard, _dir, db)) = open(engine).await else {
+        return;
+    };
+    let log = EventLog::new(db.clone());
+    let commands = Arc::new(Commands::new(log.clone()));
+    // Twenty tasks race for one name while registering distinct names in the same commit groups,
+    // so refused appends (rolled back to their savepoint) sit between accepted ones.
+    let racers: Vec<_> = (0..20)
+        .map(|i| {
+            let commands = Arc::clone(&commands);
+            tokio::spawn(async move {
+                let other = format!("other_{i}");
+                let own = commands
+                    .account(
+                        &other,
+                        AccountCommand::Register(registration(&other)),
+                        metadata(None, "test"),
+                    )
+                    .await;
+                assert!(own.is_ok(), "a distinct name always commits: {own:?}");
+                commands
+                    .account(
+                        "same",
+                        AccountCommand::Register(registration("same")),
+                        metadata(None, "test"),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        match r.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(cqrs_es::AggregateError::AggregateConflict)
+            | Err(cqrs_es::AggregateError::UserError(
+                peerpx_aggregates::AccountError::UsernameTaken,
+            )) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one registration of the name commits");
+    let head = log.head().await.expect("head");
+    let row = sqlx::query("SELECT COUNT(*), MAX(position) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    let (count, max): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!(
+        (count, max, head),
+        (21, 21, 21),
+        "positions are dense despite the refused appends"
     );
     db.close().await;
 }
