@@ -3,8 +3,8 @@
 //! The log is generated directly with `EventLog::append` (large batches of serialized events,
 //! exactly as cqrs-es would store them): one `AccountRegistered` per account (a tenth of the
 //! events) followed by `ProfileUpdated` events round-robin over the accounts. Then
-//! `Projector::replay(None)` is timed: it rebuilds the `accounts` and `instance` read models, each
-//! in one transaction, from position 0.
+//! `Projector::replay(None)` is timed: it rebuilds the `accounts` and `instance` read models in
+//! one pass over the log and one transaction, from position 0.
 //!
 //! `PEERPX_BENCH_EVENTS` sets the number of events (default 1_000_000).
 //! `PEERPX_BENCH_BREAKDOWN=0` skips the per-projection replays that follow the main measure.
@@ -94,17 +94,17 @@ fn event_at(n: usize, accounts: usize) -> Result<SerializedEvent> {
     serialized(username(i), k + 2, &event)
 }
 
-fn print_reports(label: &str, total_events: usize, seconds: f64, reports: &[ReplayReport]) {
+fn print_report(label: &str, total_events: usize, seconds: f64, report: &ReplayReport) {
     println!(
         "{label}: {total_events} log events in {seconds:.2} s = {:.0} events/s",
         total_events as f64 / seconds
     );
-    for r in reports {
-        println!(
-            "    projection {:<9} events {:>8}  position {:>8}",
-            r.projection, r.events, r.position
-        );
-    }
+    println!(
+        "    rebuilt {:<20} events read {:>8}  position {:>8}",
+        report.projections.join(", "),
+        report.events,
+        report.position
+    );
 }
 
 #[tokio::main]
@@ -159,9 +159,9 @@ async fn main() -> Result<()> {
     let projector = Projector::new(log.clone());
     projector.init().await?;
     let started = Instant::now();
-    let reports = projector.replay(None).await?;
+    let report = projector.replay(None).await?;
     let seconds = started.elapsed().as_secs_f64();
-    print_reports("replay(None)", total, seconds, &reports);
+    print_report("replay(None)", total, seconds, &report);
 
     // The rebuilt read model must match the generated log.
     let row = sqlx::query("SELECT COUNT(*) FROM accounts")
@@ -193,9 +193,9 @@ async fn main() -> Result<()> {
     if breakdown {
         for name in ["accounts", "instance"] {
             let started = Instant::now();
-            let reports = projector.replay(Some(name)).await?;
+            let report = projector.replay(Some(name)).await?;
             let seconds = started.elapsed().as_secs_f64();
-            print_reports(&format!("replay({name:?})"), total, seconds, &reports);
+            print_report(&format!("replay({name:?})"), total, seconds, &report);
         }
     }
 

@@ -91,18 +91,14 @@ async fn shutdown_signal() {
 async fn replay(store: &StoreArgs, only: Option<&str>) -> anyhow::Result<()> {
     let store = Store::open(&store.data_dir, &store.url()).await?;
     let started = Instant::now();
-    let reports = store.projector.replay(only).await?;
+    let report = store.projector.replay(only).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    for r in &reports {
-        println!(
-            "rebuilt {:<10} {:>9} events, checkpoint {}",
-            r.projection, r.events, r.position
-        );
-    }
-    let events: u64 = reports.iter().map(|r| r.events).sum();
     println!(
-        "replayed {events} events in {elapsed:.2} s ({:.0} events/s)",
-        events as f64 / elapsed.max(1e-9)
+        "rebuilt {} from {} events in {elapsed:.2} s ({:.0} events/s), checkpoint {}",
+        report.projections.join(", "),
+        report.events,
+        report.events as f64 / elapsed.max(1e-9),
+        report.position
     );
     Ok(())
 }

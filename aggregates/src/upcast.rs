@@ -14,13 +14,16 @@ pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
 
 /// Applies every upcaster that matches, the way cqrs-es does when it loads an aggregate.
 pub fn upcast(event: SerializedEvent) -> SerializedEvent {
-    upcasters().iter().fold(event, |event, upcaster| {
-        if upcaster.can_upcast(&event.event_type, &event.event_version) {
-            upcaster.upcast(event)
-        } else {
-            event
-        }
-    })
+    static ALL: std::sync::OnceLock<Vec<Box<dyn EventUpcaster>>> = std::sync::OnceLock::new();
+    ALL.get_or_init(upcasters)
+        .iter()
+        .fold(event, |event, upcaster| {
+            if upcaster.can_upcast(&event.event_type, &event.event_version) {
+                upcaster.upcast(event)
+            } else {
+                event
+            }
+        })
 }
 
 /// `RegistrationsModeChanged` 1.0 stored `{"open": bool}` from the days when registration was

@@ -182,28 +182,71 @@ async fn write_loop(db: Db, head: Arc<watch::Sender<i64>>, mut requests: mpsc::R
 }
 
 /// Commits a group; returns each append's result and the new head.
+///
+/// Fast path: all appends' rows go in together (one multi-row INSERT per 100 rows). If that hits a
+/// conflict, it is undone and each append is retried alone inside its own savepoint, so only the
+/// conflicting ones are refused and the positions stay dense.
 async fn commit_group(
     db: &Db,
     group: &[Append],
 ) -> Result<(Vec<Result<i64, PersistenceError>>, i64), sqlx::Error> {
+    let sizes: Vec<i64> = group
+        .iter()
+        .map(|a| i64::try_from(a.events.len()).unwrap_or(i64::MAX))
+        .collect();
+    let total: i64 = sizes.iter().sum();
     let mut tx = db.pool.begin().await?;
     // The UPDATE comes first: it takes the write lock (SQLite) or the row lock (PostgreSQL,
     // MySQL) that makes appends commit in position order, across processes too.
-    sqlx::query("UPDATE log_head SET position = position WHERE id = 1")
+    sqlx::query(&db.sql("UPDATE log_head SET position = position + ? WHERE id = 1"))
+        .bind(total)
         .execute(&mut *tx)
         .await?;
-    let mut last: i64 = sqlx::query("SELECT position FROM log_head WHERE id = 1")
+    let reserved: i64 = sqlx::query("SELECT position FROM log_head WHERE id = 1")
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
+    let first = reserved - total + 1;
     let recorded_at = now_millis();
+
+    if let [only] = group {
+        // One append: the transaction itself is its all-or-nothing unit.
+        return match write_append(db, &mut tx, only, first, recorded_at).await {
+            Ok(()) => {
+                tx.commit().await?;
+                Ok((vec![Ok(reserved)], reserved))
+            }
+            Err(e) => {
+                tx.rollback().await?;
+                Ok((vec![Err(e)], reserved - total))
+            }
+        };
+    }
+
+    let mut together = tx.begin().await?;
+    if write_all(db, &mut together, group, first, recorded_at)
+        .await
+        .is_ok()
+    {
+        together.commit().await?;
+        tx.commit().await?;
+        let mut last = first - 1;
+        let results = sizes.iter().map(|n| {
+            last += n;
+            Ok(last)
+        });
+        return Ok((results.collect(), reserved));
+    }
+    together.rollback().await?;
+
+    let mut last = first - 1;
     let mut results = Vec::with_capacity(group.len());
-    for append in group {
+    for (append, n) in group.iter().zip(&sizes) {
         let mut savepoint = tx.begin().await?;
         match write_append(db, &mut savepoint, append, last + 1, recorded_at).await {
             Ok(()) => {
                 savepoint.commit().await?;
-                last += i64::try_from(append.events.len()).unwrap_or(i64::MAX);
+                last += n;
                 results.push(Ok(last));
             }
             Err(e) => {
@@ -212,12 +255,47 @@ async fn commit_group(
             }
         }
     }
+    // Give back the positions that refused appends had reserved.
     sqlx::query(&db.sql("UPDATE log_head SET position = ? WHERE id = 1"))
         .bind(last)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok((results, last))
+}
+
+/// Writes every append of a group in position order, batching rows across appends.
+async fn write_all(
+    db: &Db,
+    conn: &mut AnyConnection,
+    group: &[Append],
+    first: i64,
+    recorded_at: i64,
+) -> Result<(), PersistenceError> {
+    let rows: Vec<SerializedEvent> = group
+        .iter()
+        .flat_map(|a| a.events.iter().cloned())
+        .collect();
+    for (chunk_index, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
+        let offset = i64::try_from(chunk_index * ROWS_PER_INSERT).unwrap_or(0);
+        insert_rows(db, conn, chunk, first + offset, recorded_at).await?;
+    }
+    for append in group {
+        if let Some(s) = &append.snapshot {
+            let last_sequence = append.events.last().map(|e| e.sequence).unwrap_or_default();
+            write_snapshot(
+                db,
+                conn,
+                s.aggregate_type,
+                &s.aggregate_id,
+                s.payload.clone(),
+                last_sequence,
+                s.current_snapshot,
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn write_append(

@@ -64,8 +64,11 @@ pub struct Projector {
 /// What a replay did.
 #[derive(Debug, Clone)]
 pub struct ReplayReport {
-    pub projection: &'static str,
+    /// The read models rebuilt.
+    pub projections: Vec<&'static str>,
+    /// Events read from the log (each was offered to every rebuilt read model).
     pub events: u64,
+    /// The checkpoint the read models now have.
     pub position: i64,
 }
 
@@ -207,51 +210,68 @@ impl Projector {
         }
     }
 
-    /// Drops the read models (all, or the one named) and rebuilds them from the whole log, each in
-    /// one transaction: readers see the old or the rebuilt model, never half of one.
-    pub async fn replay(&self, only: Option<&str>) -> Result<Vec<ReplayReport>> {
+    /// Drops the read models (all, or the one named) and rebuilds them from the whole log in one
+    /// pass and one transaction: the log is read and decoded once for all of them, and readers see
+    /// the old or the rebuilt models, never half of one.
+    pub async fn replay(&self, only: Option<&str>) -> Result<ReplayReport> {
         if let Some(name) = only {
             if !self.names().contains(&name) {
                 return Err(Error::UnknownProjection(name.to_string()));
             }
         }
-        let mut reports = Vec::new();
-        for t in self
+        let selected: Vec<&Tracked> = self
             .tracked
             .iter()
             .filter(|t| only.is_none_or(|n| n == t.projection.name()))
-        {
-            let name = t.projection.name();
-            let mut tx = self.db.pool.begin().await?;
-            lock_checkpoint(&self.db, &mut tx, name).await?;
+            .collect();
+        let mut tx = self.db.pool.begin().await?;
+        for t in &selected {
+            lock_checkpoint(&self.db, &mut tx, t.projection.name()).await?;
             t.projection
                 .reset(&mut Tx {
                     conn: &mut tx,
                     backend: self.db.backend,
                 })
                 .await?;
-            let mut position = 0;
-            let mut events = 0u64;
-            loop {
-                let (last, n) =
-                    apply_after(&self.db, &mut tx, t.projection.as_ref(), position).await?;
-                events += n as u64;
-                position = last;
-                if n < BATCH {
-                    break;
-                }
-            }
-            store_checkpoint(&self.db, &mut tx, name, position).await?;
-            tx.commit().await?;
-            t.checkpoint.send_replace(position);
-            tracing::info!(projection = name, events, position, "projection rebuilt");
-            reports.push(ReplayReport {
-                projection: name,
-                events,
-                position,
-            });
         }
-        Ok(reports)
+        let mut position = 0;
+        let mut events = 0u64;
+        loop {
+            let rows = sqlx::query(&self.db.sql(SELECT_RECORDED))
+                .bind(position)
+                .bind(BATCH)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in &rows {
+                let recorded = Recorded::from_row(row)?;
+                for t in &selected {
+                    let mut ptx = Tx {
+                        conn: &mut tx,
+                        backend: self.db.backend,
+                    };
+                    t.projection.apply(&mut ptx, &recorded).await?;
+                }
+                position = recorded.position;
+            }
+            events += rows.len() as u64;
+            if (rows.len() as i64) < BATCH {
+                break;
+            }
+        }
+        for t in &selected {
+            store_checkpoint(&self.db, &mut tx, t.projection.name(), position).await?;
+        }
+        tx.commit().await?;
+        let projections: Vec<&'static str> = selected.iter().map(|t| t.projection.name()).collect();
+        for t in &selected {
+            t.checkpoint.send_replace(position);
+        }
+        tracing::info!(?projections, events, position, "read models rebuilt");
+        Ok(ReplayReport {
+            projections,
+            events,
+            position,
+        })
     }
 
     /// Every row of every read model, in a stable order: used to prove replay gives the same state.
