@@ -1,5 +1,7 @@
 //! Read model: accounts, as the API shows them. Rejected accounts are removed (as in Mastodon).
 
+use std::collections::{BTreeSet, HashMap};
+
 use peerpx_aggregates::account::{ImageRef, ProfileField, Registration};
 use peerpx_aggregates::{AccountEvent, ProfileChanges};
 use sqlx::any::AnyRow;
@@ -187,122 +189,164 @@ pub async fn count_active(db: &Db) -> Result<i64> {
     Ok(row.try_get(0)?)
 }
 
-pub struct AccountsProjection;
-
-fn bool_int(b: bool) -> i64 {
-    i64::from(b)
-}
-
-async fn insert(tx: &mut Tx<'_>, r: &Registration) -> Result<()> {
-    let state = if r.approved { "active" } else { "pending" };
-    sqlx::query(&tx.sql(
-        "INSERT INTO accounts (id, username, username_lower, email, email_lower, password_hash, \
-         display_name, note, locked, bot, discoverable, fields, role, state, locale, reason, \
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '', '', 0, 0, 1, '[]', ?, ?, ?, ?, ?, ?)",
-    ))
-    .bind(r.id.clone())
-    .bind(r.username.clone())
-    .bind(r.username.to_lowercase())
-    .bind(r.email.clone())
-    .bind(r.email.to_lowercase())
-    .bind(r.password_hash.clone())
-    .bind(r.role.as_str())
-    .bind(state)
-    .bind(r.locale.clone())
-    .bind(r.reason.clone())
-    .bind(r.at)
-    .bind(r.at)
-    .execute(&mut *tx.conn)
-    .await?;
-    Ok(())
-}
-
-async fn set(
-    tx: &mut Tx<'_>,
-    username: &str,
-    assignments: &str,
-    value: &str,
-    at: i64,
-) -> Result<()> {
-    let sql = format!("UPDATE accounts SET {assignments}, updated_at = ? WHERE username_lower = ?");
-    sqlx::query(&tx.sql(&sql))
-        .bind(value.to_string())
-        .bind(at)
-        .bind(username.to_string())
-        .execute(&mut *tx.conn)
-        .await?;
-    Ok(())
-}
-
-async fn update_profile(
-    tx: &mut Tx<'_>,
-    username: &str,
-    c: &ProfileChanges,
-    at: i64,
-) -> Result<()> {
-    let mut sets: Vec<&str> = Vec::new();
-    let mut texts: Vec<Option<String>> = Vec::new();
-    let mut push = |column: &'static str, value: Option<String>| {
-        sets.push(column);
-        texts.push(value);
+/// The read model as a pure fold: an account's row after one more of its events (`None`: no row).
+pub fn fold(row: Option<AccountRow>, event: &AccountEvent) -> Option<AccountRow> {
+    use AccountEvent as E;
+    let at = match event {
+        E::AccountRegistered(r) => return Some(registered(r)),
+        E::AccountRejected { .. } => return None,
+        E::AccountApproved { at }
+        | E::AccountUnsuspended { at }
+        | E::AccountSuspended { at }
+        | E::ProfileUpdated { at, .. }
+        | E::PasswordChanged { at, .. }
+        | E::RoleChanged { at, .. } => *at,
     };
+    let mut a = row?;
+    match event {
+        E::AccountApproved { .. } | E::AccountUnsuspended { .. } => a.state = "active".into(),
+        E::AccountSuspended { .. } => a.state = "suspended".into(),
+        E::PasswordChanged { password_hash, .. } => a.password_hash = password_hash.clone(),
+        E::RoleChanged { role, .. } => a.role = role.as_str().into(),
+        E::ProfileUpdated { changes, .. } => apply_profile(&mut a, changes),
+        E::AccountRegistered(_) | E::AccountRejected { .. } => {}
+    }
+    a.updated_at = at;
+    Some(a)
+}
+
+fn registered(r: &Registration) -> AccountRow {
+    AccountRow {
+        id: r.id.clone(),
+        username: r.username.clone(),
+        email: r.email.clone(),
+        password_hash: r.password_hash.clone(),
+        display_name: String::new(),
+        note: String::new(),
+        avatar: None,
+        header: None,
+        locked: false,
+        bot: false,
+        discoverable: true,
+        fields: Vec::new(),
+        role: r.role.as_str().into(),
+        state: if r.approved { "active" } else { "pending" }.into(),
+        locale: r.locale.clone(),
+        reason: r.reason.clone(),
+        created_at: r.at,
+        updated_at: r.at,
+    }
+}
+
+fn apply_profile(a: &mut AccountRow, c: &ProfileChanges) {
     if let Some(v) = &c.display_name {
-        push("display_name = ?", Some(v.clone()));
+        a.display_name = v.clone();
     }
     if let Some(v) = &c.note {
-        push("note = ?", Some(v.clone()));
+        a.note = v.clone();
     }
-    if let Some(img) = &c.avatar {
-        push("avatar_hash = ?", Some(img.hash.clone()));
-        push("avatar_type = ?", Some(img.content_type.clone()));
+    if let Some(v) = &c.avatar {
+        a.avatar = Some(v.clone());
     }
-    if let Some(img) = &c.header {
-        push("header_hash = ?", Some(img.hash.clone()));
-        push("header_type = ?", Some(img.content_type.clone()));
+    if let Some(v) = &c.header {
+        a.header = Some(v.clone());
     }
-    if let Some(fields) = &c.fields {
-        push(
-            "fields = ?",
-            Some(serde_json::to_string(fields).unwrap_or_else(|_| "[]".into())),
+    if let Some(v) = c.locked {
+        a.locked = v;
+    }
+    if let Some(v) = c.bot {
+        a.bot = v;
+    }
+    if let Some(v) = c.discoverable {
+        a.discoverable = v;
+    }
+    if let Some(v) = &c.fields {
+        a.fields = v.clone();
+    }
+}
+
+/// Keys per `IN (…)` list and rows per multi-row INSERT: well under every engine's bind limit.
+const KEYS_PER_QUERY: usize = 500;
+const ROWS_PER_INSERT: usize = 50;
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+async fn load(tx: &mut Tx<'_>, keys: &[String]) -> Result<HashMap<String, AccountRow>> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM accounts WHERE username_lower IN ({})",
+            placeholders(chunk.len())
         );
-    }
-    let mut flags: Vec<(&str, i64)> = Vec::new();
-    for (column, value) in [
-        ("locked = ?", c.locked),
-        ("bot = ?", c.bot),
-        ("discoverable = ?", c.discoverable),
-    ] {
-        if let Some(v) = value {
-            flags.push((column, bool_int(v)));
+        let sql = tx.sql(&sql).into_owned();
+        let mut query = sqlx::query(&sql);
+        for k in chunk {
+            query = query.bind(k.clone());
+        }
+        for row in query.fetch_all(&mut *tx.conn).await? {
+            let account = from_row(&row)?;
+            out.insert(account.username.to_lowercase(), account);
         }
     }
-    let assignments: Vec<&str> = sets
-        .iter()
-        .copied()
-        .chain(flags.iter().map(|f| f.0))
-        .collect();
-    if assignments.is_empty() {
-        return Ok(());
+    Ok(out)
+}
+
+async fn store(tx: &mut Tx<'_>, keys: &[String], rows: &[AccountRow]) -> Result<()> {
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let sql = format!(
+            "DELETE FROM accounts WHERE username_lower IN ({})",
+            placeholders(chunk.len())
+        );
+        let sql = tx.sql(&sql).into_owned();
+        let mut query = sqlx::query(&sql);
+        for k in chunk {
+            query = query.bind(k.clone());
+        }
+        query.execute(&mut *tx.conn).await?;
     }
-    let sql = format!(
-        "UPDATE accounts SET {}, updated_at = ? WHERE username_lower = ?",
-        assignments.join(", ")
-    );
-    let sql = tx.sql(&sql).into_owned();
-    let mut query = sqlx::query(&sql);
-    for t in texts {
-        query = query.bind(t);
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values = vec![format!("({})", placeholders(22)); chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO accounts (id, username, username_lower, email, email_lower, password_hash, \
+             display_name, note, avatar_hash, avatar_type, header_hash, header_type, locked, bot, \
+             discoverable, fields, role, state, locale, reason, created_at, updated_at) VALUES {values}"
+        );
+        let sql = tx.sql(&sql).into_owned();
+        let mut query = sqlx::query(&sql);
+        for a in chunk {
+            let fields = serde_json::to_string(&a.fields).unwrap_or_else(|_| "[]".into());
+            query = query
+                .bind(a.id.clone())
+                .bind(a.username.clone())
+                .bind(a.username.to_lowercase())
+                .bind(a.email.clone())
+                .bind(a.email.to_lowercase())
+                .bind(a.password_hash.clone())
+                .bind(a.display_name.clone())
+                .bind(a.note.clone())
+                .bind(a.avatar.as_ref().map(|i| i.hash.clone()))
+                .bind(a.avatar.as_ref().map(|i| i.content_type.clone()))
+                .bind(a.header.as_ref().map(|i| i.hash.clone()))
+                .bind(a.header.as_ref().map(|i| i.content_type.clone()))
+                .bind(i64::from(a.locked))
+                .bind(i64::from(a.bot))
+                .bind(i64::from(a.discoverable))
+                .bind(fields)
+                .bind(a.role.clone())
+                .bind(a.state.clone())
+                .bind(a.locale.clone())
+                .bind(a.reason.clone())
+                .bind(a.created_at)
+                .bind(a.updated_at);
+        }
+        query.execute(&mut *tx.conn).await?;
     }
-    for (_, v) in flags {
-        query = query.bind(v);
-    }
-    query
-        .bind(at)
-        .bind(username.to_string())
-        .execute(&mut *tx.conn)
-        .await?;
     Ok(())
 }
+
+pub struct AccountsProjection;
 
 #[async_trait::async_trait]
 impl Projection for AccountsProjection {
@@ -321,30 +365,120 @@ impl Projection for AccountsProjection {
         Ok(())
     }
 
-    async fn apply(&self, tx: &mut Tx<'_>, recorded: &Recorded) -> Result<()> {
-        let DomainEvent::Account(event) = &recorded.event else {
+    async fn apply(&self, tx: &mut Tx<'_>, event: &Recorded) -> Result<()> {
+        self.apply_batch(tx, std::slice::from_ref(event)).await
+    }
+
+    /// Loads the accounts the batch touches, folds their events in memory and writes the rows
+    /// back: a few statements per batch instead of one per event.
+    async fn apply_batch(&self, tx: &mut Tx<'_>, events: &[Recorded]) -> Result<()> {
+        let mine: Vec<(&str, &AccountEvent)> = events
+            .iter()
+            .filter_map(|r| match &r.event {
+                DomainEvent::Account(e) => Some((r.aggregate_id.as_str(), e)),
+                _ => None,
+            })
+            .collect();
+        if mine.is_empty() {
             return Ok(());
-        };
-        let user = recorded.aggregate_id.as_str();
-        use AccountEvent as E;
-        match event {
-            E::AccountRegistered(r) => insert(tx, r).await,
-            E::AccountApproved { at } | E::AccountUnsuspended { at } => {
-                set(tx, user, "state = ?", "active", *at).await
-            }
-            E::AccountSuspended { at } => set(tx, user, "state = ?", "suspended", *at).await,
-            E::AccountRejected { .. } => {
-                sqlx::query(&tx.sql("DELETE FROM accounts WHERE username_lower = ?"))
-                    .bind(user.to_string())
-                    .execute(&mut *tx.conn)
-                    .await?;
-                Ok(())
-            }
-            E::ProfileUpdated { changes, at } => update_profile(tx, user, changes, *at).await,
-            E::PasswordChanged { password_hash, at } => {
-                set(tx, user, "password_hash = ?", password_hash, *at).await
-            }
-            E::RoleChanged { role, at } => set(tx, user, "role = ?", role.as_str(), *at).await,
         }
+        let keys: Vec<String> = mine
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut rows = load(tx, &keys).await?;
+        let mut state: HashMap<&str, Option<AccountRow>> =
+            keys.iter().map(|k| (k.as_str(), rows.remove(k))).collect();
+        for (key, event) in mine {
+            let current = state.get_mut(key).and_then(Option::take);
+            state.insert(key, fold(current, event));
+        }
+        let rows: Vec<AccountRow> = state.into_values().flatten().collect();
+        store(tx, &keys, &rows).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peerpx_aggregates::account::ProfileField;
+    use peerpx_aggregates::Role;
+
+    fn registration(approved: bool) -> Registration {
+        Registration {
+            id: "7".into(),
+            username: "Zoe".into(),
+            email: "zoe@example.org".into(),
+            password_hash: "h1".into(),
+            locale: "fr".into(),
+            reason: Some("hi".into()),
+            role: Role::User,
+            approved,
+            at: 10,
+        }
+    }
+
+    fn fold_all(events: &[AccountEvent]) -> Option<AccountRow> {
+        events.iter().fold(None, fold)
+    }
+
+    #[test]
+    fn a_pending_registration_then_approval_gives_an_active_row() {
+        let row = fold_all(&[
+            AccountEvent::AccountRegistered(registration(false)),
+            AccountEvent::AccountApproved { at: 20 },
+        ])
+        .expect("row");
+        assert_eq!(
+            (row.state.as_str(), row.created_at, row.updated_at),
+            ("active", 10, 20)
+        );
+        assert_eq!((row.username.as_str(), row.locale.as_str()), ("Zoe", "fr"));
+    }
+
+    #[test]
+    fn profile_changes_touch_only_what_they_name() {
+        let changes = ProfileChanges {
+            note: Some("street".into()),
+            fields: Some(vec![ProfileField {
+                name: "Lens".into(),
+                value: "35mm".into(),
+            }]),
+            ..Default::default()
+        };
+        let row = fold_all(&[
+            AccountEvent::AccountRegistered(registration(true)),
+            AccountEvent::ProfileUpdated { changes, at: 30 },
+            AccountEvent::ProfileUpdated {
+                changes: ProfileChanges {
+                    display_name: Some("Z".into()),
+                    ..Default::default()
+                },
+                at: 40,
+            },
+        ])
+        .expect("row");
+        assert_eq!(
+            (row.display_name.as_str(), row.note.as_str()),
+            ("Z", "street")
+        );
+        assert_eq!(row.fields.len(), 1);
+        assert!(row.discoverable && !row.locked);
+        assert_eq!(row.updated_at, 40);
+    }
+
+    #[test]
+    fn rejection_removes_the_row_and_events_without_a_row_make_none() {
+        assert_eq!(
+            fold_all(&[
+                AccountEvent::AccountRegistered(registration(false)),
+                AccountEvent::AccountRejected { at: 20 },
+            ]),
+            None
+        );
+        assert_eq!(fold_all(&[AccountEvent::AccountSuspended { at: 5 }]), None);
     }
 }

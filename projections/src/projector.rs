@@ -48,6 +48,13 @@ pub trait Projection: Send + Sync {
     async fn reset(&self, tx: &mut Tx<'_>) -> Result<()>;
     /// Applies one event. Must be deterministic: replay has to rebuild the same rows.
     async fn apply(&self, tx: &mut Tx<'_>, event: &Recorded) -> Result<()>;
+    /// Applies consecutive events; a read model overrides this to write a batch at once.
+    async fn apply_batch(&self, tx: &mut Tx<'_>, events: &[Recorded]) -> Result<()> {
+        for event in events {
+            self.apply(tx, event).await?;
+        }
+        Ok(())
+    }
 }
 
 struct Tracked {
@@ -242,16 +249,19 @@ impl Projector {
                 .bind(BATCH)
                 .fetch_all(&mut *tx)
                 .await?;
-            for row in &rows {
-                let recorded = Recorded::from_row(row)?;
-                for t in &selected {
-                    let mut ptx = Tx {
-                        conn: &mut tx,
-                        backend: self.db.backend,
-                    };
-                    t.projection.apply(&mut ptx, &recorded).await?;
-                }
-                position = recorded.position;
+            let batch = rows
+                .iter()
+                .map(Recorded::from_row)
+                .collect::<Result<Vec<_>>>()?;
+            for t in &selected {
+                let mut ptx = Tx {
+                    conn: &mut tx,
+                    backend: self.db.backend,
+                };
+                t.projection.apply_batch(&mut ptx, &batch).await?;
+            }
+            if let Some(last) = batch.last() {
+                position = last.position;
             }
             events += rows.len() as u64;
             if (rows.len() as i64) < BATCH {
@@ -348,20 +358,16 @@ async fn apply_after(
         .bind(BATCH)
         .fetch_all(&mut *conn)
         .await?;
-    let mut last = after;
-    for row in &rows {
-        let recorded = Recorded::from_row(row)?;
-        projection
-            .apply(
-                &mut Tx {
-                    conn: &mut *conn,
-                    backend: db.backend,
-                },
-                &recorded,
-            )
-            .await?;
-        last = recorded.position;
-    }
+    let events = rows
+        .iter()
+        .map(Recorded::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let mut tx = Tx {
+        conn: &mut *conn,
+        backend: db.backend,
+    };
+    projection.apply_batch(&mut tx, &events).await?;
+    let last = events.last().map_or(after, |e| e.position);
     Ok((last, i64::try_from(rows.len()).unwrap_or(0)))
 }
 
