@@ -197,9 +197,14 @@ impl TextRow for sqlx::any::AnyRow {
         use sqlx::Row;
         match self.try_get::<Option<String>, _>(column) {
             Ok(v) => Ok(v),
-            Err(_) => Ok(self
+            Err(_) => self
                 .try_get::<Option<Vec<u8>>, _>(column)?
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())),
+                .map(String::from_utf8)
+                .transpose()
+                .map_err(|e| sqlx::Error::ColumnDecode {
+                    index: column.to_string(),
+                    source: Box::new(e),
+                }),
         }
     }
 }
