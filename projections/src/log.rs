@@ -298,6 +298,7 @@ async fn write_all(
     Ok(())
 }
 
+/// Writes one append at the positions from `first`.
 async fn write_append(
     db: &Db,
     conn: &mut AnyConnection,
@@ -305,24 +306,7 @@ async fn write_append(
     first: i64,
     recorded_at: i64,
 ) -> Result<(), PersistenceError> {
-    for (chunk_index, chunk) in append.events.chunks(ROWS_PER_INSERT).enumerate() {
-        let offset = i64::try_from(chunk_index * ROWS_PER_INSERT).unwrap_or(0);
-        insert_rows(db, conn, chunk, first + offset, recorded_at).await?;
-    }
-    if let Some(s) = &append.snapshot {
-        let last_sequence = append.events.last().map(|e| e.sequence).unwrap_or_default();
-        write_snapshot(
-            db,
-            conn,
-            s.aggregate_type,
-            &s.aggregate_id,
-            s.payload.clone(),
-            last_sequence,
-            s.current_snapshot,
-        )
-        .await?;
-    }
-    Ok(())
+    write_all(db, conn, std::slice::from_ref(append), first, recorded_at).await
 }
 
 async fn insert_rows(
