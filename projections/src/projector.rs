@@ -197,8 +197,15 @@ impl Projector {
                 Err(e) => {
                     failures += 1;
                     tracing::error!(projection = name, error = %e, "projection step failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(25))))
-                        .await;
+                    if *stop.borrow() {
+                        // Shutting down with the database failing: stop rather than retry for ever.
+                        return;
+                    }
+                    let backoff = Duration::from_millis(200 * u64::from(failures.min(25)));
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => {}
+                    }
                     continue;
                 }
             }
