@@ -12,6 +12,7 @@ pub mod auth;
 pub mod entities;
 pub mod error;
 pub mod instance;
+pub mod ipfs;
 pub mod media;
 pub mod oauth;
 pub mod params;
@@ -61,6 +62,8 @@ pub struct Inner {
     pub config: ApiConfig,
     pub limiter: auth::LoginLimiter,
     pub blobs: media::BlobStore,
+    /// Content-addressed blocks (photos as IPFS files), served at `/ipfs/{cid}`.
+    pub ipfs: ipfs::BlockStore,
 }
 
 #[derive(Clone)]
@@ -81,6 +84,7 @@ impl AppState {
             config.login_window,
         );
         let blobs = media::BlobStore::new(config.data_dir.join("blobs"));
+        let ipfs = ipfs::BlockStore::new(config.data_dir.join("blocks"));
         Self(Arc::new(Inner {
             db,
             commands,
@@ -88,6 +92,7 @@ impl AppState {
             config,
             limiter,
             blobs,
+            ipfs,
         }))
     }
 
@@ -179,6 +184,10 @@ pub fn router(state: AppState) -> Router {
         .route("/system/media/{file}", get(media::serve))
         .route("/avatars/original/missing.png", get(media::missing_avatar))
         .route("/headers/original/missing.png", get(media::missing_header))
+        .route(
+            "/ipfs/{cid}",
+            get(ipfs::gateway::serve).head(ipfs::gateway::serve),
+        )
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(
             state.config.max_profile_image_bytes * 2 + 64 * 1024,

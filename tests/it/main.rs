@@ -8,6 +8,7 @@ pub mod harness;
 mod accounts;
 mod cli;
 mod event_log;
+mod ipfs;
 mod mastodon_py;
 mod oauth;
 mod replay;
