@@ -16,6 +16,7 @@ pub mod ipfs;
 pub mod media;
 pub mod oauth;
 pub mod params;
+pub mod pipeline;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -277,6 +277,7 @@ pub async fn missing_header() -> Response {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
