@@ -129,14 +129,7 @@ async fn a_registered_account_waits_for_approval_then_logs_in_and_edits_its_prof
                 .mime_str("image/jpeg")
                 .expect("mime"),
         );
-    let r = node
-        .http
-        .patch(node.url("/api/v1/accounts/update_credentials"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("patch");
+    let r = node.patch_profile(&token, form).await;
     let me = expect_json(r, StatusCode::OK).await;
     assert_eq!(me["display_name"], "Alice Liddell");
     assert_eq!(me["note"], "<p>Film &amp; digital.<br />Paris</p>");
@@ -462,14 +455,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing(engine: Engine) {
                 "avatar",
                 reqwest::multipart::Part::bytes(bytes).file_name(bad),
             );
-        let r = node
-            .http
-            .patch(node.url("/api/v1/accounts/update_credentials"))
-            .bearer_auth(&token)
-            .multipart(form)
-            .send()
-            .await
-            .expect("patch");
+        let r = node.patch_profile(&token, form).await;
         let v = expect_json(r, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(
             v["details"]["avatar"][0]["error"], "ERR_INVALID",
@@ -630,18 +616,8 @@ async fn admins_reject_and_suspend_accounts(engine: Engine) {
         let node = &node;
         let t = app_token.clone();
         async move {
-            let email = format!("{name}@example.org");
-            let fields = [
-                ("username", name),
-                ("email", email.as_str()),
-                ("password", "let me in please"),
-                ("agreement", "true"),
-            ];
-            expect_json(
-                node.post_form("/api/v1/accounts", Some(&t), &fields).await,
-                StatusCode::OK,
-            )
-            .await
+            let r = node.register(&t, name, "let me in please").await;
+            expect_json(r, StatusCode::OK).await
         }
     };
     register("spam").await;

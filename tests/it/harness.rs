@@ -232,6 +232,30 @@ impl TestNode {
         req.send().await.expect("request")
     }
 
+    /// `PATCH /api/v1/accounts/update_credentials` with a multipart form.
+    pub async fn patch_profile(&self, token: &str, form: reqwest::multipart::Form) -> Response {
+        self.http
+            .patch(self.url("/api/v1/accounts/update_credentials"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("patch")
+    }
+
+    /// `POST /api/v1/accounts` for `username` (email `username@example.org`) with an app token.
+    pub async fn register(&self, app_token: &str, username: &str, password: &str) -> Response {
+        let email = format!("{username}@example.org");
+        let fields = [
+            ("username", username),
+            ("email", email.as_str()),
+            ("password", password),
+            ("agreement", "true"),
+        ];
+        self.post_form("/api/v1/accounts", Some(app_token), &fields)
+            .await
+    }
+
     /// Registers an app with every scope; returns (client_id, client_secret).
     pub async fn app(&self) -> (String, String) {
         let r = self

@@ -18,19 +18,8 @@ async fn replay_rebuilds_every_read_model_identically(engine: Engine) {
     let app_token = node.app_token(&app, "read write").await;
     let mut ids = Vec::new();
     for name in ["ana", "ben", "cid", "dee"] {
-        let email = format!("{name}@example.org");
-        let fields = [
-            ("username", name),
-            ("email", email.as_str()),
-            ("password", "replay password"),
-            ("agreement", "true"),
-        ];
-        expect_json(
-            node.post_form("/api/v1/accounts", Some(&app_token), &fields)
-                .await,
-            StatusCode::OK,
-        )
-        .await;
+        let r = node.register(&app_token, name, "replay password").await;
+        expect_json(r, StatusCode::OK).await;
         let found = expect_json(
             node.get(
                 &format!("/api/v1/admin/accounts?username={name}"),
@@ -87,14 +76,7 @@ async fn replay_rebuilds_every_read_model_identically(engine: Engine) {
             "avatar",
             reqwest::multipart::Part::bytes(avatar).file_name("a.png"),
         );
-    let r = node
-        .http
-        .patch(node.url("/api/v1/accounts/update_credentials"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("patch");
+    let r = node.patch_profile(&token, form).await;
     expect_json(r, StatusCode::OK).await;
     let state = &node.node().state;
     for mode in [RegistrationsMode::Open, RegistrationsMode::Closed] {
