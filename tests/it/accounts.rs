@@ -589,18 +589,8 @@ async fn open_and_closed_registration_modes_behave_as_announced(engine: Engine) 
     set(peerpx_aggregates::RegistrationsMode::Closed).await;
     let v1 = expect_json(node.get("/api/v1/instance", None).await, StatusCode::OK).await;
     assert_eq!(v1["registrations"], false);
-    let fields = [
-        ("username", "carl"),
-        ("email", "carl@example.org"),
-        ("password", "closed door!"),
-        ("agreement", "true"),
-    ];
-    let v = expect_json(
-        node.post_form("/api/v1/accounts", Some(&app_token), &fields)
-            .await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+    let r = node.register(&app_token, "carl", "closed door!").await;
+    let v = expect_json(r, StatusCode::FORBIDDEN).await;
     assert_eq!(v["error"], "Registrations are closed on this server");
     node.stop().await;
 }

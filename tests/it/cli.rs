@@ -218,17 +218,17 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
                 .expect("token")
         }
     };
+    let whoami = |token: &str| {
+        let (http, url) = (
+            http.clone(),
+            format!("{}/api/v1/accounts/verify_credentials", server.base),
+        );
+        let token = token.to_string();
+        async move { http.get(url).bearer_auth(token).send().await.expect("me") }
+    };
     let token = login("ann@example.org", "ann's long password", "read admin:read").await;
     let token = expect_json(token, StatusCode::OK).await;
-    let me = http
-        .get(format!(
-            "{}/api/v1/accounts/verify_credentials",
-            server.base
-        ))
-        .bearer_auth(token["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("me");
+    let me = whoami(token["access_token"].as_str().expect("token")).await;
     let me = expect_json(me, StatusCode::OK).await;
     assert_eq!(me["role"]["name"], "Admin");
 
@@ -259,15 +259,7 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 token(s) revoked"));
-    let r = http
-        .get(format!(
-            "{}/api/v1/accounts/verify_credentials",
-            server.base
-        ))
-        .bearer_auth(token["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("me");
+    let r = whoami(token["access_token"].as_str().expect("token")).await;
     assert_eq!(
         expect_json(r, StatusCode::UNAUTHORIZED).await["error"],
         "The access token was revoked"
@@ -284,15 +276,7 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
         }
     })
     .await;
-    let me = http
-        .get(format!(
-            "{}/api/v1/accounts/verify_credentials",
-            server.base
-        ))
-        .bearer_auth(fresh["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("me");
+    let me = whoami(fresh["access_token"].as_str().expect("token")).await;
     assert_eq!(
         expect_json(me, StatusCode::OK).await["role"]["name"],
         "Moderator"
