@@ -91,6 +91,7 @@ fn registration(username: &str) -> Registration {
         role: Role::User,
         approved: true,
         at: now_millis(),
+        key: None,
     }
 }
 

@@ -82,6 +82,7 @@ fn event_at(n: usize, accounts: usize) -> Result<SerializedEvent> {
             role: Role::User,
             approved: true,
             at: BASE_AT + i64::try_from(n)?,
+            key: None,
         });
         return serialized(username(n), 1, &event);
     }

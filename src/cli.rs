@@ -11,7 +11,7 @@ use peerpx_projections::{accounts, migrate, now_millis, Commands, Db};
 use tokio::net::TcpListener;
 
 use crate::config::{AdminCommand, Cli, Command, ServeArgs, StoreArgs};
-use crate::node::{Node, NodeConfig, Store};
+use crate::node::{default_media_workers, Node, NodeConfig, Store};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -33,13 +33,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Replay { projection } => replay(&cli.store, projection.as_deref()).await,
         Command::Admin(command) => admin(&cli.store, command).await,
+        Command::Gc { grace_secs } => gc(&cli.store, grace_secs).await,
     }
+}
+
+/// `peerpx gc`: removes the blocks no photo reaches, older than the grace period.
+async fn gc(args: &StoreArgs, grace_secs: u64) -> anyhow::Result<()> {
+    use peerpx_api::ipfs::gc;
+    let store = Store::open(&args.data_dir, &args.url()).await?;
+    let blocks = gc::blocks_dir(&args.data_dir);
+    let report = gc::collect(
+        &store.projector,
+        &store.db,
+        &blocks,
+        Duration::from_secs(grace_secs),
+    )
+    .await?;
+    println!(
+        "removed {} block(s), {} bytes; kept {} block(s), {} bytes ({} unreferenced but younger \
+         than {grace_secs} s); {} live file(s)",
+        report.removed_blocks,
+        report.removed_bytes,
+        report.kept_blocks,
+        report.kept_bytes,
+        report.young_blocks,
+        report.live_roots,
+    );
+    if report.missing_blocks > 0 {
+        eprintln!(
+            "warning: {} block(s) that live photos need are missing from {}",
+            report.missing_blocks,
+            blocks.display()
+        );
+    }
+    store.db.close().await;
+    Ok(())
 }
 
 async fn serve(store: &StoreArgs, args: ServeArgs) -> anyhow::Result<()> {
     if args.protocol == "http" {
         tracing::warn!(
             "serving with --protocol http: public URLs are plain http; use only for local testing"
+        );
+    }
+    if args.allow_private_addresses {
+        tracing::warn!(
+            "serving with --allow-private-addresses: federation may reach loopback and private addresses; use only for local testing"
         );
     }
     let config = NodeConfig {
@@ -49,6 +88,12 @@ async fn serve(store: &StoreArgs, args: ServeArgs) -> anyhow::Result<()> {
         login_attempts_per_ip: args.login_attempts_per_ip,
         login_window: Duration::from_secs(args.login_window_secs),
         max_profile_image_bytes: args.max_profile_image_mb * 1024 * 1024,
+        max_upload_bytes: args.max_upload_mb * 1024 * 1024,
+        max_upload_pixels: args.max_upload_megapixels * 1_000_000,
+        media_workers: args.media_workers.unwrap_or_else(default_media_workers),
+        max_media_per_status: args.max_media_per_status,
+        allow_private_addresses: args.allow_private_addresses,
+        delivery_give_up: Duration::from_secs(args.delivery_give_up_hours * 3600),
         protocol: args.protocol.clone(),
         ..NodeConfig::new(store.data_dir.clone(), Some(store.url()), &args.domain)
     };
@@ -138,6 +183,7 @@ async fn admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
             if accounts::email_taken(&store.db, &email).await? {
                 bail!("the email address {email} is already used by another account");
             }
+            let key = tokio::task::spawn_blocking(peerpx_api::federation::keys::generate).await??;
             let registration = Registration {
                 id: peerpx_api::auth::new_id(),
                 username: name.clone(),
@@ -148,6 +194,7 @@ async fn admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
                 role: if admin { Role::Admin } else { Role::User },
                 approved: true,
                 at: now_millis(),
+                key: Some(key),
             };
             let p = commands
                 .account(&name, AccountCommand::Register(registration), meta())

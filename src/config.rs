@@ -73,6 +73,13 @@ pub enum Command {
     /// Administration that works whether or not a node is serving the same database.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Remove stored blocks that no photo refers to any more (deleted photos, deleted posts,
+    /// failed uploads). Safe beside a serving node: uploads in progress wait for it.
+    Gc {
+        /// Keep unreferenced blocks younger than this many seconds.
+        #[arg(long, default_value_t = peerpx_api::ipfs::gc::DEFAULT_GRACE_SECS)]
+        grace_secs: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +144,25 @@ pub struct ServeArgs {
     /// Largest avatar or header upload, in megabytes.
     #[arg(long, env = "PEERPX_MAX_PROFILE_IMAGE_MB", default_value_t = 8)]
     pub max_profile_image_mb: usize,
+    /// Largest photo upload, in megabytes.
+    #[arg(long, env = "PEERPX_MAX_UPLOAD_MB", default_value_t = 40)]
+    pub max_upload_mb: u64,
+    /// Largest photo, in decoded megapixels (a guard against decompression bombs).
+    #[arg(long, env = "PEERPX_MAX_UPLOAD_MEGAPIXELS", default_value_t = 100)]
+    pub max_upload_megapixels: u64,
+    /// Photos processed at once; further uploads wait their turn (default: the number of cores).
+    #[arg(long, env = "PEERPX_MEDIA_WORKERS")]
+    pub media_workers: Option<usize>,
+    /// Most photos attached to one post.
+    #[arg(long, env = "PEERPX_MAX_MEDIA_PER_STATUS", default_value_t = 10)]
+    pub max_media_per_status: usize,
+    /// Let federation fetch from and deliver to loopback, private and link-local addresses
+    /// (refused by default, after DNS resolution); for multi-node tests on one machine only.
+    #[arg(long, env = "PEERPX_ALLOW_PRIVATE_ADDRESSES")]
+    pub allow_private_addresses: bool,
+    /// Stop retrying an activity's delivery this many hours after it was queued.
+    #[arg(long, env = "PEERPX_DELIVERY_GIVE_UP_HOURS", default_value_t = 48, value_parser = clap::value_parser!(u64).range(1..))]
+    pub delivery_give_up_hours: u64,
 }
 
 /// The TOML file: every key optional, named as the long flag with `_` for `-`.
@@ -154,6 +180,12 @@ pub struct FileConfig {
     pub login_attempts_per_ip: Option<u32>,
     pub login_window_secs: Option<u64>,
     pub max_profile_image_mb: Option<usize>,
+    pub max_upload_mb: Option<u64>,
+    pub max_upload_megapixels: Option<u64>,
+    pub media_workers: Option<usize>,
+    pub max_media_per_status: Option<usize>,
+    pub allow_private_addresses: Option<bool>,
+    pub delivery_give_up_hours: Option<u64>,
 }
 
 impl FileConfig {
@@ -227,6 +259,34 @@ pub fn parse() -> anyhow::Result<Cli> {
             m,
             "max_profile_image_mb",
             f.max_profile_image_mb,
+        );
+        fill(&mut s.max_upload_mb, m, "max_upload_mb", f.max_upload_mb);
+        fill(
+            &mut s.max_upload_megapixels,
+            m,
+            "max_upload_megapixels",
+            f.max_upload_megapixels,
+        );
+        if unset(m, "media_workers") && f.media_workers.is_some() {
+            s.media_workers = f.media_workers;
+        }
+        fill(
+            &mut s.max_media_per_status,
+            m,
+            "max_media_per_status",
+            f.max_media_per_status,
+        );
+        fill(
+            &mut s.allow_private_addresses,
+            m,
+            "allow_private_addresses",
+            f.allow_private_addresses,
+        );
+        fill(
+            &mut s.delivery_give_up_hours,
+            m,
+            "delivery_give_up_hours",
+            f.delivery_give_up_hours,
         );
     }
     Ok(cli)

@@ -24,6 +24,16 @@ pub struct NodeConfig {
     pub login_attempts_per_ip: u32,
     pub login_window: Duration,
     pub max_profile_image_bytes: usize,
+    pub max_upload_bytes: u64,
+    pub max_upload_pixels: u64,
+    pub media_workers: usize,
+    pub max_media_per_status: usize,
+    /// Let federation reach loopback, private and link-local addresses (tests on 127.0.0.1).
+    pub allow_private_addresses: bool,
+    /// A delivery still failing this long after its activity was queued is abandoned.
+    pub delivery_give_up: Duration,
+    /// The pause after a first failed delivery (doubled after each further one). Tests shorten it.
+    pub delivery_backoff_base: Duration,
 }
 
 impl NodeConfig {
@@ -41,8 +51,21 @@ impl NodeConfig {
             login_attempts_per_ip: 30,
             login_window: Duration::from_secs(300),
             max_profile_image_bytes: 8 * 1024 * 1024,
+            max_upload_bytes: 40 * 1024 * 1024,
+            max_upload_pixels: 100_000_000,
+            media_workers: default_media_workers(),
+            max_media_per_status: peerpx_aggregates::status::MEDIA_MAX,
+            allow_private_addresses: false,
+            delivery_give_up: Duration::from_secs(48 * 3600),
+            delivery_backoff_base: peerpx_api::federation::queue::DeliveryConfig::default()
+                .backoff_base,
         }
     }
+}
+
+/// Photos processed at once by default: one per core, so uploads never take every core.
+pub fn default_media_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// The storage side of a node, as the CLI commands use it too.
@@ -75,7 +98,9 @@ pub struct Node {
     pub addr: SocketAddr,
     stop_server: watch::Sender<bool>,
     stop_projections: watch::Sender<bool>,
+    stop_delivery: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    delivery: JoinHandle<()>,
     followers: Vec<JoinHandle<()>>,
 }
 
@@ -86,6 +111,17 @@ impl Node {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
         let store = Store::open(&config.data_dir, &config.database_url).await?;
+        // Accounts registered before actor keys existed get theirs now, before anyone can ask
+        // for their actor document.
+        let commands = Commands::new(store.log.clone());
+        let (generated, position) =
+            peerpx_api::federation::keys::generate_missing(&store.db, &commands)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot generate actor keys: {e}"))?;
+        if position > 0 {
+            store.projector.catch_up().await?;
+            tracing::info!(accounts = generated, "generated missing actor keys");
+        }
         let (stop_projections, projections_rx) = watch::channel(false);
         let followers = store.projector.spawn(projections_rx);
         let api = ApiConfig {
@@ -97,15 +133,23 @@ impl Node {
             login_attempts_per_ip: config.login_attempts_per_ip,
             login_window: config.login_window,
             max_profile_image_bytes: config.max_profile_image_bytes,
+            max_upload_bytes: config.max_upload_bytes,
+            max_upload_pixels: config.max_upload_pixels,
+            media_workers: config.media_workers,
+            max_media_per_status: config.max_media_per_status,
+            allow_private_addresses: config.allow_private_addresses,
+            delivery: peerpx_api::federation::queue::DeliveryConfig {
+                give_up: config.delivery_give_up,
+                backoff_base: config.delivery_backoff_base,
+                ..Default::default()
+            },
         };
-        let state = AppState::new(
-            store.db.clone(),
-            Commands::new(store.log.clone()),
-            store.projector.clone(),
-            api,
-        );
+        let state = AppState::new(store.db.clone(), commands, store.projector.clone(), api)
+            .context("cannot build the federation client")?;
         let app =
             peerpx_api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let (stop_delivery, delivery_rx) = watch::channel(false);
+        let delivery = peerpx_api::federation::queue::spawn(state.clone(), delivery_rx);
         let addr = listener.local_addr()?;
         let (stop_server, mut stop_signal) = watch::channel(false);
         let server = tokio::spawn(async move {
@@ -121,7 +165,9 @@ impl Node {
             addr,
             stop_server,
             stop_projections,
+            stop_delivery,
             server,
+            delivery,
             followers,
         })
     }
@@ -130,6 +176,10 @@ impl Node {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop_server.send(true);
         self.server.await??;
+        // The delivery worker lets the deliveries in flight finish and record their outcomes,
+        // which needs the projections still running.
+        let _ = self.stop_delivery.send(true);
+        let _ = self.delivery.await;
         // Only now: requests that were in flight may have appended events the projections
         // must still apply before the process exits.
         let _ = self.stop_projections.send(true);

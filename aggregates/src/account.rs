@@ -91,13 +91,55 @@ impl ProfileChanges {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AccountCommand {
     Register(Registration),
-    Approve { at: Millis },
-    Reject { at: Millis },
-    UpdateProfile { changes: ProfileChanges, at: Millis },
-    ChangePassword { password_hash: String, at: Millis },
-    ChangeRole { role: Role, at: Millis },
-    Suspend { at: Millis },
-    Unsuspend { at: Millis },
+    Approve {
+        at: Millis,
+    },
+    Reject {
+        at: Millis,
+    },
+    UpdateProfile {
+        changes: ProfileChanges,
+        at: Millis,
+    },
+    ChangePassword {
+        password_hash: String,
+        at: Millis,
+    },
+    ChangeRole {
+        role: Role,
+        at: Millis,
+    },
+    Suspend {
+        at: Millis,
+    },
+    Unsuspend {
+        at: Millis,
+    },
+    /// Gives an account registered before actor keys existed its key pair (the node does this
+    /// at start). Refused when the account already has one: a key, once published, stays.
+    GenerateKey {
+        key: ActorKey,
+        at: Millis,
+    },
+}
+
+/// An actor's RSA key pair for HTTP signatures: the private key as PKCS#8 PEM, the public key as
+/// SPKI PEM. Generated outside the aggregate (it makes no random numbers) and kept in the log, so
+/// the key survives a replay and stays the same for every peer that cached it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorKey {
+    pub public_pem: String,
+    pub private_pem: String,
+}
+
+/// Never prints the private key.
+impl std::fmt::Debug for ActorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorKey")
+            .field("public_pem", &self.public_pem)
+            .field("private_pem", &"<redacted>")
+            .finish()
+    }
 }
 
 /// What a new account starts with. `approved: false` leaves it pending an admin's approval.
@@ -112,18 +154,47 @@ pub struct Registration {
     pub role: Role,
     pub approved: bool,
     pub at: Millis,
+    /// The actor's key pair, generated at registration. Added after `AccountRegistered` 1.0 was
+    /// released: an added optional field needs no new event version, because older payloads
+    /// simply read as `None` (`serde(default)`); those accounts get their key through
+    /// `KeyGenerated` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<ActorKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AccountEvent {
     AccountRegistered(Registration),
-    AccountApproved { at: Millis },
-    AccountRejected { at: Millis },
-    ProfileUpdated { changes: ProfileChanges, at: Millis },
-    PasswordChanged { password_hash: String, at: Millis },
-    RoleChanged { role: Role, at: Millis },
-    AccountSuspended { at: Millis },
-    AccountUnsuspended { at: Millis },
+    AccountApproved {
+        at: Millis,
+    },
+    AccountRejected {
+        at: Millis,
+    },
+    ProfileUpdated {
+        changes: ProfileChanges,
+        at: Millis,
+    },
+    PasswordChanged {
+        password_hash: String,
+        at: Millis,
+    },
+    RoleChanged {
+        role: Role,
+        at: Millis,
+    },
+    AccountSuspended {
+        at: Millis,
+    },
+    AccountUnsuspended {
+        at: Millis,
+    },
+    /// The key pair of an account registered without one.
+    KeyGenerated {
+        public_pem: String,
+        private_pem: String,
+        at: Millis,
+    },
 }
 
 impl DomainEvent for AccountEvent {
@@ -137,6 +208,7 @@ impl DomainEvent for AccountEvent {
             Self::RoleChanged { .. } => "RoleChanged",
             Self::AccountSuspended { .. } => "AccountSuspended",
             Self::AccountUnsuspended { .. } => "AccountUnsuspended",
+            Self::KeyGenerated { .. } => "KeyGenerated",
         }
         .to_string()
     }
@@ -165,6 +237,8 @@ pub enum AccountError {
     TooLong { field: &'static str, max: usize },
     #[error("at most {FIELDS_MAX} profile fields are allowed")]
     TooManyFields,
+    #[error("account already has a key")]
+    KeyExists,
 }
 
 impl AccountError {
@@ -180,6 +254,7 @@ impl AccountError {
             Self::NotSuspended => "not_suspended",
             Self::TooLong { .. } => "too_long",
             Self::TooManyFields => "too_many_fields",
+            Self::KeyExists => "key_exists",
         }
     }
 }
@@ -228,6 +303,10 @@ pub struct Account {
     pub state: AccountState,
     pub id: String,
     pub role: Role,
+    /// Whether the account has its actor key. `serde(default)`: snapshots taken before keys
+    /// existed read as `false`, which is what their events say.
+    #[serde(default)]
+    pub has_key: bool,
 }
 
 fn too_long(field: &'static str, value: &str, max: usize) -> Result<(), AccountError> {
@@ -354,6 +433,17 @@ impl Aggregate for Account {
                 }
                 E::AccountUnsuspended { at }
             }
+            C::GenerateKey { key, at } => {
+                self.existing()?;
+                if self.has_key {
+                    return Err(AccountError::KeyExists);
+                }
+                E::KeyGenerated {
+                    public_pem: key.public_pem,
+                    private_pem: key.private_pem,
+                    at,
+                }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -364,6 +454,7 @@ impl Aggregate for Account {
             AccountEvent::AccountRegistered(reg) => {
                 self.id = reg.id;
                 self.role = reg.role;
+                self.has_key = reg.key.is_some();
                 self.state = if reg.approved {
                     AccountState::Active
                 } else {
@@ -376,6 +467,7 @@ impl Aggregate for Account {
             AccountEvent::AccountRejected { .. } => self.state = AccountState::Rejected,
             AccountEvent::AccountSuspended { .. } => self.state = AccountState::Suspended,
             AccountEvent::RoleChanged { role, .. } => self.role = role,
+            AccountEvent::KeyGenerated { .. } => self.has_key = true,
             AccountEvent::ProfileUpdated { .. } | AccountEvent::PasswordChanged { .. } => {}
         }
     }
@@ -403,6 +495,22 @@ mod tests {
             role: Role::User,
             approved,
             at: 1,
+            key: None,
+        }
+    }
+
+    fn key() -> ActorKey {
+        ActorKey {
+            public_pem: "public".into(),
+            private_pem: "private".into(),
+        }
+    }
+
+    fn key_generated(at: Millis) -> E {
+        E::KeyGenerated {
+            public_pem: "public".into(),
+            private_pem: "private".into(),
+            at,
         }
     }
 
@@ -532,5 +640,45 @@ mod tests {
         assert!(password_problem("short").is_some());
         assert!(password_problem("long enough").is_none());
         assert!(password_problem(&"x".repeat(73)).is_some());
+    }
+
+    #[test]
+    fn an_account_registered_without_a_key_gets_one_once() {
+        account()
+            .given(vec![E::AccountRegistered(registration(true))])
+            .when(C::GenerateKey { key: key(), at: 2 })
+            .then_expect_events(vec![key_generated(2)]);
+        account()
+            .given(vec![
+                E::AccountRegistered(registration(true)),
+                key_generated(2),
+            ])
+            .when(C::GenerateKey { key: key(), at: 3 })
+            .then_expect_error(AccountError::KeyExists);
+    }
+
+    #[test]
+    fn an_account_registered_with_a_key_keeps_it() {
+        let mut with_key = registration(true);
+        with_key.key = Some(key());
+        account()
+            .given(vec![E::AccountRegistered(with_key)])
+            .when(C::GenerateKey { key: key(), at: 2 })
+            .then_expect_error(AccountError::KeyExists);
+        account()
+            .given_no_previous_events()
+            .when(C::GenerateKey { key: key(), at: 2 })
+            .then_expect_error(AccountError::NotFound);
+    }
+
+    #[test]
+    fn a_registration_stored_before_keys_existed_still_reads() {
+        let old = r#"{"id":"1","username":"alice","email":"alice@example.org","password_hash":"h",
+            "locale":"en","reason":null,"role":"user","approved":true,"at":1}"#;
+        let reg: Registration = serde_json::from_str(old).expect("old shape");
+        assert_eq!(reg.key, None);
+        let json = serde_json::to_string(&registration(true)).expect("json");
+        assert!(!json.contains("key"), "no key, no field: {json}");
+        assert!(!format!("{:?}", key()).contains("private\""));
     }
 }

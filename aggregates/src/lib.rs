@@ -5,11 +5,27 @@
 //! This crate depends on no other peerpx crate; every other crate depends on it.
 
 pub mod account;
+pub mod activity;
+pub mod engagement;
 pub mod instance;
+pub mod media;
+pub mod relationship;
+pub mod remote_account;
+pub mod status;
 pub mod upcast;
 
 pub use account::{Account, AccountCommand, AccountError, AccountEvent, ProfileChanges, Role};
+pub use activity::{
+    ActivityError, Inbound, InboundCommand, InboundEvent, Outbound, OutboundCommand, OutboundEvent,
+};
+pub use engagement::{Engagement, EngagementCommand, EngagementError, EngagementEvent};
 pub use instance::{Instance, InstanceCommand, InstanceError, InstanceEvent, RegistrationsMode};
+pub use media::{Media, MediaCommand, MediaError, MediaEvent};
+pub use relationship::{Relationship, RelationshipCommand, RelationshipError, RelationshipEvent};
+pub use remote_account::{
+    RemoteAccount, RemoteAccountCommand, RemoteAccountError, RemoteAccountEvent, RemoteProfile,
+};
+pub use status::{Status, StatusCommand, StatusError, StatusEvent, Visibility};
 
 /// The aggregate id of the node's single `Instance` aggregate.
 pub const INSTANCE_ID: &str = "local";

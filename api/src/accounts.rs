@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::auth::{hash_password, issue_token, new_id, Authed, MaybeAuthed};
 use crate::entities;
 use crate::error::{ApiError, ApiResult};
+use crate::federation::resolve;
 use crate::media::ImageKind;
 use crate::params::{lenient, Params};
 use crate::AppState;
@@ -51,6 +52,8 @@ pub fn account_error(e: AggregateError<AccountError>) -> ApiError {
             AccountError::TooManyFields => {
                 ApiError::field("fields", "ERR_TOO_LONG", "are too many (maximum is 4)")
             }
+            // Only the node's start-up asks for a key, and it skips accounts that have one.
+            AccountError::KeyExists => ApiError::Unprocessable(e.to_string()),
         },
         // Two writers raced on one aggregate: for registration that means the name was taken.
         AggregateError::AggregateConflict => {
@@ -142,6 +145,8 @@ pub async fn register(
         ));
     }
     let approved = settings.mode == RegistrationsMode::Open;
+    // The actor's key pair: generated now, on a blocking thread, and kept in the event.
+    let key = crate::federation::keys::generate_blocking().await?;
     let registration = Registration {
         id: new_id(),
         username: username.clone(),
@@ -152,6 +157,7 @@ pub async fn register(
         role: Role::User,
         approved,
         at: now_millis(),
+        key: Some(key),
     };
     let account_id = registration.id.clone();
     let position = state
@@ -326,9 +332,12 @@ pub struct LookupQuery {
     acct: Option<String>,
 }
 
-/// `GET /api/v1/accounts/lookup?acct=`: `user`, `@user` or `user@this.domain`.
+/// `GET /api/v1/accounts/lookup?acct=`: `user`, `@user`, `user@this.domain`, or a remote
+/// `user@domain`: known ones from the read model, others fetched (WebFinger, then the actor) when
+/// a signed-in user asks.
 pub async fn lookup(
     State(state): State<AppState>,
+    auth: MaybeAuthed,
     Query(q): Query<LookupQuery>,
 ) -> ApiResult<Json<Value>> {
     let acct = q.acct.unwrap_or_default();
@@ -340,8 +349,27 @@ pub async fn lookup(
     }
     let username = match acct.split_once('@') {
         Some((user, domain)) if domain.eq_ignore_ascii_case(&state.config.domain) => user,
-        // Remote accounts arrive with federation; until then they are simply not known here.
-        Some(_) => return Err(ApiError::NotFound),
+        Some((user, domain)) => {
+            let account = match auth.0 {
+                Some(auth) => {
+                    let me = auth.user(&state).await?;
+                    let signer = resolve::signer_for(&state, &me).ok();
+                    resolve::resolve_acct(&state, user, domain, signer.as_ref())
+                        .await?
+                        .map_err(|e| {
+                            tracing::info!(%acct, error = %e, "lookup could not resolve");
+                            ApiError::NotFound
+                        })?
+                }
+                None => accounts::by_acct(&state.db, user, domain)
+                    .await?
+                    .ok_or(ApiError::NotFound)?,
+            };
+            return Ok(Json(entities::account(
+                &state.config,
+                &visible(Some(account))?,
+            )));
+        }
         None => acct,
     };
     let account = visible(accounts::by_username(&state.db, username).await?)?;

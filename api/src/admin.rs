@@ -107,41 +107,12 @@ async fn respond(state: &AppState, uri: &OriginalUri, listing: Listing) -> ApiRe
         .collect();
     let mut response = Json(body).into_response();
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-        let link = pagination_link(&state.config.base_url(), uri, &last.id, &first.id);
+        let link = crate::paging::link(&state.config.base_url(), uri, &last.id, &first.id);
         if let Ok(v) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, v);
         }
     }
     Ok(response)
-}
-
-/// Mastodon's `Link` header: `next` pages older items (max_id), `prev` newer ones (min_id).
-pub fn pagination_link(base: &str, uri: &OriginalUri, oldest: &str, newest: &str) -> String {
-    let path = uri.path();
-    let kept: Vec<(String, String)> = uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "max_id" | "min_id" | "since_id"))
-        .collect();
-    let with = |key: &str, value: &str| {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &kept {
-            s.append_pair(k, v);
-        }
-        s.append_pair(key, value);
-        format!("{base}{path}?{}", s.finish())
-    };
-    format!(
-        "<{}>; rel=\"next\", <{}>; rel=\"prev\"",
-        with("max_id", oldest),
-        with("min_id", newest)
-    )
 }
 
 /// `GET /api/v1/admin/accounts`

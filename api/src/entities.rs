@@ -20,6 +20,15 @@ fn day(millis: i64) -> String {
     format!("{}T00:00:00.000Z", d.format("%Y-%m-%d"))
 }
 
+/// A day as Mastodon shows `last_status_at`: `YYYY-MM-DD` (UTC).
+fn date(millis: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -45,25 +54,79 @@ pub fn note_html(note: &str) -> String {
         .collect()
 }
 
+/// HTML from another server as plain text: tags dropped, paragraphs and line breaks kept, the
+/// common entities decoded. (Remote notes are shown through [`note_html`], which escapes
+/// everything again: no remote markup reaches a client.)
+pub fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[start + 1..start + end].trim().to_ascii_lowercase();
+        if tag.starts_with("br") {
+            out.push('\n');
+        } else if tag == "/p" {
+            out.push_str("\n\n");
+        }
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    let out = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
+    out.trim().to_string()
+}
+
 pub fn account(config: &ApiConfig, a: &AccountRow) -> Value {
     let base = config.base_url();
-    let avatar = a.avatar.as_ref().map_or_else(
-        || format!("{base}/avatars/original/missing.png"),
-        |img| crate::media::url(config, img),
-    );
-    let header = a.header.as_ref().map_or_else(
-        || format!("{base}/headers/original/missing.png"),
-        |img| crate::media::url(config, img),
-    );
+    let remote = a.remote.as_ref();
+    let avatar = match (&a.avatar, remote.and_then(|r| r.avatar_url.clone())) {
+        (Some(img), _) => crate::media::url(config, img),
+        (None, Some(url)) => url,
+        (None, None) => format!("{base}/avatars/original/missing.png"),
+    };
+    let header = match (&a.header, remote.and_then(|r| r.header_url.clone())) {
+        (Some(img), _) => crate::media::url(config, img),
+        (None, Some(url)) => url,
+        (None, None) => format!("{base}/headers/original/missing.png"),
+    };
     let fields: Vec<Value> = a
         .fields
         .iter()
         .map(|f| json!({ "name": f.name, "value": escape_html(&f.value), "verified_at": null }))
         .collect();
+    let (acct, fqn, url, uri, note) = match remote {
+        Some(r) => {
+            let acct = format!("{}@{}", a.username, r.domain);
+            (
+                acct.clone(),
+                acct,
+                r.url.clone().unwrap_or_else(|| r.uri.clone()),
+                r.uri.clone(),
+                note_html(&plain_text(&a.note)),
+            )
+        }
+        None => (
+            a.username.clone(),
+            format!("{}@{}", a.username, config.domain),
+            format!("{base}/@{}", a.username),
+            format!("{base}/users/{}", a.username),
+            note_html(&a.note),
+        ),
+    };
     json!({
         "id": a.id,
         "username": a.username,
-        "acct": a.username,
+        "acct": acct,
         "display_name": a.display_name,
         "locked": a.locked,
         "bot": a.bot,
@@ -71,24 +134,24 @@ pub fn account(config: &ApiConfig, a: &AccountRow) -> Value {
         "indexable": a.discoverable,
         "group": false,
         "created_at": day(a.created_at),
-        "note": note_html(&a.note),
-        "url": format!("{base}/@{}", a.username),
-        "uri": format!("{base}/users/{}", a.username),
+        "note": note,
+        "url": url,
+        "uri": uri,
         "avatar": avatar,
         "avatar_static": avatar,
         "header": header,
         "header_static": header,
-        "followers_count": 0,
-        "following_count": 0,
-        "statuses_count": 0,
-        "last_status_at": null,
+        "followers_count": a.stats.followers_count,
+        "following_count": a.stats.following_count,
+        "statuses_count": a.stats.statuses_count,
+        "last_status_at": a.stats.last_status_at.map(date),
         "hide_collections": false,
         "noindex": !a.discoverable,
         "emojis": [],
         "roles": [],
         "fields": fields,
         // peerpx extension: the account's global id.
-        "fqn": format!("{}@{}", a.username, config.domain),
+        "fqn": fqn,
     })
 }
 
@@ -115,7 +178,7 @@ pub fn credential_account(config: &ApiConfig, a: &AccountRow) -> Value {
         "language": a.locale,
         "note": a.note,
         "fields": fields,
-        "follow_requests_count": 0,
+        "follow_requests_count": a.stats.follow_requests_count,
         "discoverable": a.discoverable,
         "indexable": a.discoverable,
         "hide_collections": false,

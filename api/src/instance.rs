@@ -22,22 +22,34 @@ pub fn version() -> String {
 const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp"];
 
 fn configuration(state: &AppState) -> Value {
+    use peerpx_aggregates::status::{LICENCES, TEXT_MAX};
+    let licences: Vec<Value> = LICENCES
+        .iter()
+        .map(|(id, name, url)| json!({ "id": id, "name": name, "url": url }))
+        .collect();
     json!({
         "urls": { "streaming": null },
         "accounts": { "max_featured_tags": 10, "max_pinned_statuses": 5 },
-        "statuses": { "max_characters": 2000, "max_media_attachments": 10, "characters_reserved_per_url": 23 },
+        "statuses": {
+            "max_characters": TEXT_MAX,
+            "max_media_attachments": state.config.max_media_per_status,
+            "characters_reserved_per_url": 23,
+        },
         "media_attachments": {
             "supported_mime_types": IMAGE_TYPES,
-            "image_size_limit": 40 * 1024 * 1024,
-            "image_matrix_limit": 100_000_000,
+            "image_size_limit": state.config.max_upload_bytes,
+            "image_matrix_limit": state.config.max_upload_pixels,
             "video_size_limit": 0,
             "video_frame_rate_limit": 0,
             "video_matrix_limit": 0,
-            "description_limit": 1500,
+            "description_limit": peerpx_aggregates::media::DESCRIPTION_MAX,
         },
         "polls": { "max_options": 0, "max_characters_per_option": 0, "min_expiration": 0, "max_expiration": 0 },
         "translation": { "enabled": false },
-        "peerpx": { "profile_image_size_limit": state.config.max_profile_image_bytes },
+        "peerpx": {
+            "profile_image_size_limit": state.config.max_profile_image_bytes,
+            "licences": licences,
+        },
     })
 }
 

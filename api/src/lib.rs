@@ -8,15 +8,21 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod entities;
 pub mod error;
+pub mod federation;
+pub mod follows;
 pub mod instance;
 pub mod ipfs;
 pub mod media;
 pub mod oauth;
+pub mod paging;
 pub mod params;
 pub mod pipeline;
+pub mod statuses;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +54,19 @@ pub struct ApiConfig {
     pub login_window: Duration,
     /// Largest avatar or header upload, in bytes.
     pub max_profile_image_bytes: usize,
+    /// Largest photo upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Largest photo, in decoded pixels.
+    pub max_upload_pixels: u64,
+    /// Photos processed at once.
+    pub media_workers: usize,
+    /// Most photos on one post (at most `peerpx_aggregates::status::MEDIA_MAX`).
+    pub max_media_per_status: usize,
+    /// Fetch from and deliver to loopback, private and link-local addresses (multi-node tests on
+    /// 127.0.0.1); refused otherwise (`federation::fetch`).
+    pub allow_private_addresses: bool,
+    /// Retries of outgoing activities (`federation::queue`).
+    pub delivery: federation::queue::DeliveryConfig,
 }
 
 impl ApiConfig {
@@ -65,6 +84,10 @@ pub struct Inner {
     pub blobs: media::BlobStore,
     /// Content-addressed blocks (photos as IPFS files), served at `/ipfs/{cid}`.
     pub ipfs: ipfs::BlockStore,
+    /// One permit per photo being processed (`ApiConfig::media_workers`).
+    pub media_slots: tokio::sync::Semaphore,
+    /// The guarded client for remote ActivityPub documents and deliveries.
+    pub fetcher: federation::fetch::Fetcher,
 }
 
 #[derive(Clone)]
@@ -78,7 +101,12 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, commands: Commands, projector: Arc<Projector>, config: ApiConfig) -> Self {
+    pub fn new(
+        db: Db,
+        commands: Commands,
+        projector: Arc<Projector>,
+        config: ApiConfig,
+    ) -> Result<Self, federation::fetch::FetchError> {
         let limiter = auth::LoginLimiter::new(
             config.login_failures_per_account,
             config.login_attempts_per_ip,
@@ -86,7 +114,12 @@ impl AppState {
         );
         let blobs = media::BlobStore::new(config.data_dir.join("blobs"));
         let ipfs = ipfs::BlockStore::new(config.data_dir.join("blocks"));
-        Self(Arc::new(Inner {
+        let media_slots = tokio::sync::Semaphore::new(config.media_workers.max(1));
+        let fetcher =
+            federation::fetch::Fetcher::new(federation::fetch::FetchConfig::for_node(&config))?;
+        Ok(Self(Arc::new(Inner {
+            media_slots,
+            fetcher,
             db,
             commands,
             projector,
@@ -94,7 +127,7 @@ impl AppState {
             limiter,
             blobs,
             ipfs,
-        }))
+        })))
     }
 
     /// Waits until the read models include `position`, so the caller reads its own write.
@@ -189,7 +222,11 @@ pub fn router(state: AppState) -> Router {
             "/ipfs/{cid}",
             get(ipfs::gateway::serve).head(ipfs::gateway::serve),
         )
-        .fallback(|| async { ApiError::NotFound })
+        .merge(attachments::routes())
+        .merge(federation::routes())
+        .merge(follows::routes())
+        .merge(statuses::routes())
+        .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(
             state.config.max_profile_image_bytes * 2 + 64 * 1024,
         ))

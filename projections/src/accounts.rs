@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use peerpx_aggregates::account::{ImageRef, ProfileField, Registration};
-use peerpx_aggregates::{AccountEvent, ProfileChanges};
+use peerpx_aggregates::{AccountEvent, ProfileChanges, RemoteAccountEvent, RemoteProfile};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -34,6 +34,44 @@ pub struct AccountRow {
     pub reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The actor's RSA key pair for HTTP signatures (SPKI and PKCS#8 PEM); `None` only for an
+    /// account registered before keys existed, until the node gives it one at start.
+    pub public_key_pem: Option<String>,
+    pub private_key_pem: Option<String>,
+    /// Counts from the other read models, filled in by the queries below (not stored).
+    pub stats: AccountStats,
+    /// Where the account lives when it is not ours (`None`: a local account).
+    pub remote: Option<RemoteRow>,
+}
+
+/// What a remote account's row adds: its addresses on its own server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRow {
+    pub domain: String,
+    /// The actor id.
+    pub uri: String,
+    /// The profile page for people.
+    pub url: Option<String>,
+    pub inbox_url: String,
+    pub shared_inbox_url: Option<String>,
+    pub key_id: String,
+    pub avatar_url: Option<String>,
+    pub header_url: Option<String>,
+    pub followers_url: Option<String>,
+}
+
+/// What an account's profile counts. Computed when the account is read, from the social graph
+/// and the statuses, so they can never drift from the rows they count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountStats {
+    pub followers_count: i64,
+    pub following_count: i64,
+    /// Statuses other than direct messages, as Mastodon counts them.
+    pub statuses_count: i64,
+    /// When the newest of those statuses was posted.
+    pub last_status_at: Option<i64>,
+    /// Pending requests to follow this account.
+    pub follow_requests_count: i64,
 }
 
 impl AccountRow {
@@ -47,7 +85,23 @@ impl AccountRow {
 
 const COLUMNS: &str = "id, username, email, password_hash, display_name, note, avatar_hash, \
     avatar_type, header_hash, header_type, locked, bot, discoverable, fields, role, state, locale, \
-    reason, created_at, updated_at";
+    reason, created_at, updated_at, public_key_pem, private_key_pem, domain, uri, url, inbox_url, \
+    shared_inbox_url, key_id, avatar_remote_url, header_remote_url, followers_url";
+
+/// `COLUMNS` plus the counts (correlated subqueries on indexed columns), for reads outside the
+/// projection.
+const COLUMNS_WITH_STATS: &str = "id, username, email, password_hash, display_name, note, \
+    avatar_hash, avatar_type, header_hash, header_type, locked, bot, discoverable, fields, role, \
+    state, locale, reason, created_at, updated_at, public_key_pem, private_key_pem, domain, uri, \
+    url, inbox_url, shared_inbox_url, key_id, avatar_remote_url, header_remote_url, followers_url, \
+    (SELECT COUNT(*) FROM follows f WHERE f.target_id = accounts.id) AS followers_count, \
+    (SELECT COUNT(*) FROM follows f WHERE f.account_id = accounts.id) AS following_count, \
+    (SELECT COUNT(*) FROM statuses s WHERE s.account_id = accounts.id \
+        AND s.visibility <> 'direct') AS statuses_count, \
+    (SELECT MAX(s.created_at) FROM statuses s WHERE s.account_id = accounts.id \
+        AND s.visibility <> 'direct') AS last_status_at, \
+    (SELECT COUNT(*) FROM follow_requests r WHERE r.target_id = accounts.id) \
+        AS follow_requests_count";
 
 fn image(row: &AnyRow, hash: &str, kind: &str) -> Result<Option<ImageRef>> {
     let hash: Option<String> = row.opt_text(hash)?;
@@ -78,40 +132,145 @@ fn from_row(row: &AnyRow) -> Result<AccountRow> {
         reason: row.opt_text("reason")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        public_key_pem: row.opt_text("public_key_pem")?,
+        private_key_pem: row.opt_text("private_key_pem")?,
+        stats: AccountStats::default(),
+        remote: remote_from_row(row)?,
     })
 }
 
+fn remote_from_row(row: &AnyRow) -> Result<Option<RemoteRow>> {
+    let Some(domain) = row.opt_text("domain")? else {
+        return Ok(None);
+    };
+    Ok(Some(RemoteRow {
+        domain,
+        uri: row.opt_text("uri")?.unwrap_or_default(),
+        url: row.opt_text("url")?,
+        inbox_url: row.opt_text("inbox_url")?.unwrap_or_default(),
+        shared_inbox_url: row.opt_text("shared_inbox_url")?,
+        key_id: row.opt_text("key_id")?.unwrap_or_default(),
+        avatar_url: row.opt_text("avatar_remote_url")?,
+        header_url: row.opt_text("header_remote_url")?,
+        followers_url: row.opt_text("followers_url")?,
+    }))
+}
+
+/// A row read with `COLUMNS_WITH_STATS`.
+fn from_row_with_stats(row: &AnyRow) -> Result<AccountRow> {
+    let mut account = from_row(row)?;
+    account.stats = AccountStats {
+        followers_count: row.try_get("followers_count")?,
+        following_count: row.try_get("following_count")?,
+        statuses_count: row.try_get("statuses_count")?,
+        last_status_at: row.try_get("last_status_at")?,
+        follow_requests_count: row.try_get("follow_requests_count")?,
+    };
+    Ok(account)
+}
+
 async fn one(db: &Db, condition: &str, value: &str) -> Result<Option<AccountRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE {condition}");
+    let sql = format!("SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE {condition}");
     let row = sqlx::query(&db.sql(&sql))
         .bind(value)
         .fetch_optional(&db.pool)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(from_row_with_stats).transpose()
+}
+
+/// The accounts with these ids that exist, in the order asked (each once).
+pub async fn by_ids(db: &Db, ids: &[String]) -> Result<Vec<AccountRow>> {
+    let mut found: HashMap<String, AccountRow> = HashMap::new();
+    let unique: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
+    for chunk in unique.chunks(KEYS_PER_QUERY) {
+        let sql = format!(
+            "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        let sql = db.sql(&sql);
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind((*id).clone());
+        }
+        for row in query.fetch_all(&db.pool).await? {
+            let account = from_row_with_stats(&row)?;
+            found.insert(account.id.clone(), account);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<AccountRow>> {
     one(db, "id = ?", id).await
 }
 
+/// A local account by name (any case).
 pub async fn by_username(db: &Db, username: &str) -> Result<Option<AccountRow>> {
-    one(db, "username_lower = ?", &username.to_lowercase()).await
+    one(
+        db,
+        "username_lower = ? AND domain IS NULL",
+        &username.to_lowercase(),
+    )
+    .await
+}
+
+/// A remote account by its actor URI.
+pub async fn by_uri(db: &Db, uri: &str) -> Result<Option<AccountRow>> {
+    one(db, "uri = ? AND domain IS NOT NULL", uri).await
+}
+
+/// A remote account by the id of its public key.
+pub async fn by_key_id(db: &Db, key_id: &str) -> Result<Option<AccountRow>> {
+    one(db, "key_id = ? AND domain IS NOT NULL", key_id).await
+}
+
+/// A remote account by its WebFinger address `user@domain` (any case).
+pub async fn by_acct(db: &Db, user: &str, domain: &str) -> Result<Option<AccountRow>> {
+    let key = remote_key(user, domain);
+    one(db, "username_lower = ? AND domain IS NOT NULL", &key).await
+}
+
+/// The `username_lower` of a remote account: `user@domain`, lower-cased. Local names never
+/// contain `@`, so the two kinds never clash in the unique index.
+pub fn remote_key(user: &str, domain: &str) -> String {
+    format!("{user}@{domain}").to_lowercase()
+}
+
+/// Local accounts whose name starts with `prefix`, then remote ones whose `user@domain` does,
+/// active only, at most `limit`.
+pub async fn search(db: &Db, prefix: &str, limit: i64) -> Result<Vec<AccountRow>> {
+    let pattern = format!("{}%", prefix.to_lowercase().replace(['%', '_', '\\'], ""));
+    let sql = format!(
+        "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE username_lower LIKE ? \
+         AND state = 'active' ORDER BY CASE WHEN domain IS NULL THEN 0 ELSE 1 END, \
+         username_lower LIMIT ?"
+    );
+    let rows = sqlx::query(&db.sql(&sql))
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(from_row_with_stats).collect()
 }
 
 /// Finds the account a login names: its email (as Mastodon) or its username.
 pub async fn by_login(db: &Db, login: &str) -> Result<Option<AccountRow>> {
     let login = login.trim().to_lowercase();
     if login.contains('@') {
-        one(db, "email_lower = ?", &login).await
+        one(db, "email_lower = ? AND domain IS NULL", &login).await
     } else {
-        one(db, "username_lower = ?", &login).await
+        one(db, "username_lower = ? AND domain IS NULL", &login).await
     }
 }
 
 pub async fn email_taken(db: &Db, email: &str) -> Result<bool> {
-    Ok(one(db, "email_lower = ?", &email.to_lowercase())
-        .await?
-        .is_some())
+    Ok(one(
+        db,
+        "email_lower = ? AND domain IS NULL",
+        &email.to_lowercase(),
+    )
+    .await?
+    .is_some())
 }
 
 /// Filters for the admin account list.
@@ -130,7 +289,7 @@ pub struct AccountFilter {
 
 /// Lists accounts newest first (ids grow with time), Mastodon-style pagination by id.
 pub async fn list(db: &Db, filter: &AccountFilter) -> Result<Vec<AccountRow>> {
-    let mut conditions = vec!["1 = 1".to_string()];
+    let mut conditions = vec!["domain IS NULL".to_string()];
     let mut binds: Vec<String> = Vec::new();
     if let Some(state) = &filter.state {
         conditions.push("state = ?".into());
@@ -166,7 +325,8 @@ pub async fn list(db: &Db, filter: &AccountFilter) -> Result<Vec<AccountRow>> {
         "DESC"
     };
     let sql = format!(
-        "SELECT {COLUMNS} FROM accounts WHERE {} ORDER BY LENGTH(id) {order}, id {order} LIMIT ?",
+        "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE {} \
+         ORDER BY LENGTH(id) {order}, id {order} LIMIT ?",
         conditions.join(" AND ")
     );
     let sql = db.sql(&sql);
@@ -175,17 +335,35 @@ pub async fn list(db: &Db, filter: &AccountFilter) -> Result<Vec<AccountRow>> {
         query = query.bind(b);
     }
     let rows = query.bind(filter.limit).fetch_all(&db.pool).await?;
-    let mut out = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let mut out = rows
+        .iter()
+        .map(from_row_with_stats)
+        .collect::<Result<Vec<_>>>()?;
     if filter.min_id.is_some() {
         out.reverse();
     }
     Ok(out)
 }
 
+/// The usernames of the accounts that have no actor key yet (registered before keys existed).
+pub async fn without_key(db: &Db) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT username FROM accounts WHERE public_key_pem IS NULL AND domain IS NULL \
+         ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.text("username"))
+        .collect::<Result<_, _>>()?)
+}
+
 pub async fn count_active(db: &Db) -> Result<i64> {
-    let row = sqlx::query("SELECT COUNT(*) FROM accounts WHERE state = 'active'")
-        .fetch_one(&db.pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT COUNT(*) FROM accounts WHERE state = 'active' AND domain IS NULL")
+            .fetch_one(&db.pool)
+            .await?;
     Ok(row.try_get(0)?)
 }
 
@@ -195,6 +373,18 @@ pub fn fold(row: Option<AccountRow>, event: &AccountEvent) -> Option<AccountRow>
     let at = match event {
         E::AccountRegistered(r) => return Some(registered(r)),
         E::AccountRejected { .. } => return None,
+        // A key is not a profile change: `updated_at` stays.
+        E::KeyGenerated {
+            public_pem,
+            private_pem,
+            ..
+        } => {
+            return row.map(|mut a| {
+                a.public_key_pem = Some(public_pem.clone());
+                a.private_key_pem = Some(private_pem.clone());
+                a
+            })
+        }
         E::AccountApproved { at }
         | E::AccountUnsuspended { at }
         | E::AccountSuspended { at }
@@ -209,7 +399,7 @@ pub fn fold(row: Option<AccountRow>, event: &AccountEvent) -> Option<AccountRow>
         E::PasswordChanged { password_hash, .. } => a.password_hash = password_hash.clone(),
         E::RoleChanged { role, .. } => a.role = role.as_str().into(),
         E::ProfileUpdated { changes, .. } => apply_profile(&mut a, changes),
-        E::AccountRegistered(_) | E::AccountRejected { .. } => {}
+        E::AccountRegistered(_) | E::AccountRejected { .. } | E::KeyGenerated { .. } => {}
     }
     a.updated_at = at;
     Some(a)
@@ -235,6 +425,10 @@ fn registered(r: &Registration) -> AccountRow {
         reason: r.reason.clone(),
         created_at: r.at,
         updated_at: r.at,
+        public_key_pem: r.key.as_ref().map(|k| k.public_pem.clone()),
+        private_key_pem: r.key.as_ref().map(|k| k.private_pem.clone()),
+        stats: AccountStats::default(),
+        remote: None,
     }
 }
 
@@ -306,21 +500,32 @@ async fn store(tx: &mut Tx<'_>, keys: &[String], rows: &[AccountRow]) -> Result<
         }
         query.execute(&mut *tx.conn).await?;
     }
+    insert(tx, rows).await
+}
+
+async fn insert(tx: &mut Tx<'_>, rows: &[AccountRow]) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values = vec![format!("({})", placeholders(22)); chunk.len()].join(", ");
+        let values = vec![format!("({})", placeholders(33)); chunk.len()].join(", ");
         let sql = format!(
             "INSERT INTO accounts (id, username, username_lower, email, email_lower, password_hash, \
              display_name, note, avatar_hash, avatar_type, header_hash, header_type, locked, bot, \
-             discoverable, fields, role, state, locale, reason, created_at, updated_at) VALUES {values}"
+             discoverable, fields, role, state, locale, reason, created_at, updated_at, \
+             public_key_pem, private_key_pem, domain, uri, url, inbox_url, shared_inbox_url, \
+             key_id, avatar_remote_url, header_remote_url, followers_url) VALUES {values}"
         );
         let sql = tx.sql(&sql).into_owned();
         let mut query = sqlx::query(&sql);
         for a in chunk {
             let fields = serde_json::to_string(&a.fields).unwrap_or_else(|_| "[]".into());
+            let remote = a.remote.as_ref();
+            let username_lower = match remote {
+                Some(r) => remote_key(&a.username, &r.domain),
+                None => a.username.to_lowercase(),
+            };
             query = query
                 .bind(a.id.clone())
                 .bind(a.username.clone())
-                .bind(a.username.to_lowercase())
+                .bind(username_lower)
                 .bind(a.email.clone())
                 .bind(a.email.to_lowercase())
                 .bind(a.password_hash.clone())
@@ -339,11 +544,115 @@ async fn store(tx: &mut Tx<'_>, keys: &[String], rows: &[AccountRow]) -> Result<
                 .bind(a.locale.clone())
                 .bind(a.reason.clone())
                 .bind(a.created_at)
-                .bind(a.updated_at);
+                .bind(a.updated_at)
+                .bind(a.public_key_pem.clone())
+                .bind(a.private_key_pem.clone())
+                .bind(remote.map(|r| r.domain.clone()))
+                .bind(remote.map(|r| r.uri.clone()))
+                .bind(remote.and_then(|r| r.url.clone()))
+                .bind(remote.map(|r| r.inbox_url.clone()))
+                .bind(remote.and_then(|r| r.shared_inbox_url.clone()))
+                .bind(remote.map(|r| r.key_id.clone()))
+                .bind(remote.and_then(|r| r.avatar_url.clone()))
+                .bind(remote.and_then(|r| r.header_url.clone()))
+                .bind(remote.and_then(|r| r.followers_url.clone()));
         }
         query.execute(&mut *tx.conn).await?;
     }
     Ok(())
+}
+
+/// A remote account's row after one more of its events (`None`: no row yet and the event does
+/// not make one).
+pub fn fold_remote(row: Option<AccountRow>, event: &RemoteAccountEvent) -> Option<AccountRow> {
+    match event {
+        RemoteAccountEvent::RemoteAccountFetched { id, profile, at } => {
+            Some(remote_row(id, profile, *at, *at))
+        }
+        RemoteAccountEvent::RemoteAccountRefreshed { profile, at } => {
+            row.map(|r| remote_row(&r.id, profile, r.created_at, *at))
+        }
+    }
+}
+
+fn remote_row(id: &str, p: &RemoteProfile, created_at: i64, at: i64) -> AccountRow {
+    AccountRow {
+        id: id.to_string(),
+        username: p.username.clone(),
+        email: String::new(),
+        password_hash: String::new(),
+        display_name: p.display_name.clone(),
+        note: p.note_html.clone(),
+        avatar: None,
+        header: None,
+        locked: p.locked,
+        bot: p.bot,
+        discoverable: true,
+        fields: Vec::new(),
+        role: "user".into(),
+        state: "active".into(),
+        locale: String::new(),
+        reason: None,
+        created_at,
+        updated_at: at,
+        public_key_pem: Some(p.public_key_pem.clone()),
+        private_key_pem: None,
+        stats: AccountStats::default(),
+        remote: Some(RemoteRow {
+            domain: p.domain.clone(),
+            uri: p.uri.clone(),
+            url: p.url.clone(),
+            inbox_url: p.inbox.clone(),
+            shared_inbox_url: p.shared_inbox.clone(),
+            key_id: p.public_key_id.clone(),
+            avatar_url: p.avatar_url.clone(),
+            header_url: p.header_url.clone(),
+            followers_url: p.followers.clone(),
+        }),
+    }
+}
+
+/// Applies one remote account event: the row is keyed by the actor URI (the aggregate id).
+async fn apply_remote(tx: &mut Tx<'_>, uri: &str, event: &RemoteAccountEvent) -> Result<()> {
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE uri = ? AND domain IS NOT NULL");
+    let sql = tx.sql(&sql).into_owned();
+    let current = sqlx::query(&sql)
+        .bind(uri.to_string())
+        .fetch_optional(&mut *tx.conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()?;
+    let Some(row) = fold_remote(current, event) else {
+        return Ok(());
+    };
+    let sql = tx.sql("DELETE FROM accounts WHERE id = ?").into_owned();
+    sqlx::query(&sql)
+        .bind(row.id.clone())
+        .execute(&mut *tx.conn)
+        .await?;
+    // Another actor held this `user@domain` (a renamed or replaced account): the newest document
+    // takes the address, the older row keeps a name of its own so the unique index holds.
+    let key = remote_key(&row.username, row.remote.as_ref().map_or("", |r| &r.domain));
+    let sql = tx
+        .sql("SELECT id FROM accounts WHERE username_lower = ?")
+        .into_owned();
+    let holders = sqlx::query(&sql)
+        .bind(key.clone())
+        .fetch_all(&mut *tx.conn)
+        .await?;
+    for holder in holders {
+        let id: String = holder.text("id")?;
+        let sql = tx
+            .sql("UPDATE accounts SET username_lower = ? WHERE id = ?")
+            .into_owned();
+        sqlx::query(&sql)
+            .bind(format!("{key}#{id}"))
+            .bind(id)
+            .execute(&mut *tx.conn)
+            .await?;
+    }
+    insert(tx, std::slice::from_ref(&row)).await
 }
 
 pub struct AccountsProjection;
@@ -358,13 +667,6 @@ impl Projection for AccountsProjection {
         &[("accounts", "id")]
     }
 
-    async fn reset(&self, tx: &mut Tx<'_>) -> Result<()> {
-        sqlx::query("DELETE FROM accounts")
-            .execute(&mut *tx.conn)
-            .await?;
-        Ok(())
-    }
-
     async fn apply(&self, tx: &mut Tx<'_>, event: &Recorded) -> Result<()> {
         self.apply_batch(tx, std::slice::from_ref(event)).await
     }
@@ -372,6 +674,13 @@ impl Projection for AccountsProjection {
     /// Loads the accounts the batch touches, folds their events in memory and writes the rows
     /// back: a few statements per batch instead of one per event.
     async fn apply_batch(&self, tx: &mut Tx<'_>, events: &[Recorded]) -> Result<()> {
+        // Remote accounts touch rows no local event touches: their order against local events
+        // does not matter, only among themselves.
+        for r in events {
+            if let DomainEvent::RemoteAccount(e) = &r.event {
+                apply_remote(tx, &r.aggregate_id, e).await?;
+            }
+        }
         let mine: Vec<(&str, &AccountEvent)> = events
             .iter()
             .filter_map(|r| match &r.event {
@@ -418,6 +727,7 @@ mod tests {
             role: Role::User,
             approved,
             at: 10,
+            key: None,
         }
     }
 
@@ -480,5 +790,42 @@ mod tests {
             None
         );
         assert_eq!(fold_all(&[AccountEvent::AccountSuspended { at: 5 }]), None);
+    }
+
+    #[test]
+    fn a_key_comes_with_the_registration_or_later_without_touching_the_profile_time() {
+        let key = peerpx_aggregates::account::ActorKey {
+            public_pem: "pub".into(),
+            private_pem: "priv".into(),
+        };
+        let mut with_key = registration(true);
+        with_key.key = Some(key);
+        let row = fold_all(&[AccountEvent::AccountRegistered(with_key)]).expect("row");
+        assert_eq!(
+            (
+                row.public_key_pem.as_deref(),
+                row.private_key_pem.as_deref()
+            ),
+            (Some("pub"), Some("priv"))
+        );
+        let row = fold_all(&[AccountEvent::AccountRegistered(registration(true))]).expect("row");
+        assert_eq!(row.public_key_pem, None);
+        let row = fold_all(&[
+            AccountEvent::AccountRegistered(registration(true)),
+            AccountEvent::KeyGenerated {
+                public_pem: "p2".into(),
+                private_pem: "k2".into(),
+                at: 50,
+            },
+        ])
+        .expect("row");
+        assert_eq!(
+            (
+                row.public_key_pem.as_deref(),
+                row.private_key_pem.as_deref()
+            ),
+            (Some("p2"), Some("k2"))
+        );
+        assert_eq!(row.updated_at, 10);
     }
 }

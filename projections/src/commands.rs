@@ -5,9 +5,15 @@ use std::collections::HashMap;
 
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, CqrsFramework};
+use peerpx_aggregates::engagement::engagement_id;
+use peerpx_aggregates::relationship::relationship_id;
 use peerpx_aggregates::upcast::upcasters;
 use peerpx_aggregates::{
-    Account, AccountCommand, AccountError, Instance, InstanceCommand, InstanceError, INSTANCE_ID,
+    Account, AccountCommand, AccountError, ActivityError, Engagement, EngagementCommand,
+    EngagementError, Inbound, InboundCommand, Instance, InstanceCommand, InstanceError, Media,
+    MediaCommand, MediaError, Outbound, OutboundCommand, Relationship, RelationshipCommand,
+    RelationshipError, RemoteAccount, RemoteAccountCommand, RemoteAccountError, Status,
+    StatusCommand, StatusError, INSTANCE_ID,
 };
 
 use crate::log::{EventLog, LAST_APPENDED};
@@ -22,6 +28,13 @@ pub struct Commands {
     log: EventLog,
     accounts: Framework<Account>,
     instance: Framework<Instance>,
+    media: Framework<Media>,
+    statuses: Framework<Status>,
+    relationships: Framework<Relationship>,
+    engagements: Framework<Engagement>,
+    remote_accounts: Framework<RemoteAccount>,
+    inbound: Framework<Inbound>,
+    outbound: Framework<Outbound>,
 }
 
 fn framework<A>(log: &EventLog) -> Framework<A>
@@ -48,6 +61,13 @@ impl Commands {
         Self {
             accounts: framework(&log),
             instance: framework(&log),
+            media: framework(&log),
+            statuses: framework(&log),
+            relationships: framework(&log),
+            engagements: framework(&log),
+            remote_accounts: framework(&log),
+            inbound: framework(&log),
+            outbound: framework(&log),
             log,
         }
     }
@@ -75,6 +95,106 @@ impl Commands {
         positioned(
             self.instance
                 .execute_with_metadata(INSTANCE_ID, command, metadata),
+        )
+        .await
+    }
+
+    pub async fn media(
+        &self,
+        media_id: &str,
+        command: MediaCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<MediaError>> {
+        positioned(
+            self.media
+                .execute_with_metadata(media_id, command, metadata),
+        )
+        .await
+    }
+
+    pub async fn status(
+        &self,
+        status_id: &str,
+        command: StatusCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<StatusError>> {
+        positioned(
+            self.statuses
+                .execute_with_metadata(status_id, command, metadata),
+        )
+        .await
+    }
+
+    /// What `account_id` does towards `target_id`.
+    pub async fn relationship(
+        &self,
+        account_id: &str,
+        target_id: &str,
+        command: RelationshipCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<RelationshipError>> {
+        let id = relationship_id(account_id, target_id);
+        positioned(
+            self.relationships
+                .execute_with_metadata(&id, command, metadata),
+        )
+        .await
+    }
+
+    /// `account_id`'s favourite and bookmark of `status_id`.
+    pub async fn engagement(
+        &self,
+        account_id: &str,
+        status_id: &str,
+        command: EngagementCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<EngagementError>> {
+        let id = engagement_id(account_id, status_id);
+        positioned(
+            self.engagements
+                .execute_with_metadata(&id, command, metadata),
+        )
+        .await
+    }
+
+    /// A remote actor's document, keyed by its URI.
+    pub async fn remote_account(
+        &self,
+        uri: &str,
+        command: RemoteAccountCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<RemoteAccountError>> {
+        positioned(
+            self.remote_accounts
+                .execute_with_metadata(uri, command, metadata),
+        )
+        .await
+    }
+
+    /// A received activity, keyed by its id: 0 when it had been received before.
+    pub async fn inbound(
+        &self,
+        activity_id: &str,
+        command: InboundCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<ActivityError>> {
+        positioned(
+            self.inbound
+                .execute_with_metadata(activity_id, command, metadata),
+        )
+        .await
+    }
+
+    /// An activity a local account sends, keyed by its id.
+    pub async fn outbound(
+        &self,
+        activity_id: &str,
+        command: OutboundCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<ActivityError>> {
+        positioned(
+            self.outbound
+                .execute_with_metadata(activity_id, command, metadata),
         )
         .await
     }

@@ -91,7 +91,9 @@ impl Db {
         }
         let pool_options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10));
+            // Longer than SQLite's busy timeout: a connection may be held that long by a writer
+            // waiting for the lock, and the callers queued behind it should wait, not fail.
+            .acquire_timeout(Duration::from_secs(30));
         let pool_options = if backend == Backend::Sqlite {
             pool_options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -207,4 +209,48 @@ impl TextRow for sqlx::any::AnyRow {
                 }),
         }
     }
+}
+
+/// A query parameter of one of the two column types read models use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_string())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+/// Binds `args` in order to a query built at run time.
+pub fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: &[Arg],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for arg in args {
+        query = match arg {
+            Arg::Int(v) => query.bind(*v),
+            Arg::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}
+
+/// `?, ?, ?` for `n` parameters (an `IN (…)` list; `n` must be at least 1).
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }

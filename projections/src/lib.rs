@@ -10,15 +10,24 @@
 pub mod accounts;
 pub mod commands;
 pub mod db;
+pub mod deliveries;
+pub mod engagements;
+pub mod federation;
 pub mod instance;
 pub mod log;
+pub mod media;
 pub mod migrate;
+pub mod notifications;
+pub mod page;
 pub mod projector;
 pub mod recorded;
+pub mod relationships;
+pub mod statuses;
 
 pub use commands::Commands;
 pub use db::{Backend, Db};
 pub use log::EventLog;
+pub use page::Page;
 pub use projector::{Projection, Projector, Tx};
 pub use recorded::Recorded;
 
@@ -34,7 +43,7 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
     #[error("event at position {position} cannot be read: {reason}")]
     BadEvent { position: i64, reason: String },
-    #[error("unknown projection {0:?} (known: accounts, instance)")]
+    #[error("unknown projection {0:?} (known: accounts, instance, media, statuses, relationships, engagements, notifications, federation, deliveries)")]
     UnknownProjection(String),
 }
 

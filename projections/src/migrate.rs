@@ -36,6 +36,47 @@ macro_rules! migrations {
                     "/0003_credentials.sql"
                 )),
             },
+            Migration {
+                version: 4,
+                name: "photos",
+                sql: include_str!(concat!("../../migrations/", $engine, "/0004_photos.sql")),
+            },
+            Migration {
+                version: 5,
+                name: "actor_keys",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $engine,
+                    "/0005_actor_keys.sql"
+                )),
+            },
+            Migration {
+                version: 6,
+                name: "status_counts_index",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $engine,
+                    "/0006_status_counts_index.sql"
+                )),
+            },
+            Migration {
+                version: 7,
+                name: "remote_accounts",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $engine,
+                    "/0007_remote_accounts.sql"
+                )),
+            },
+            Migration {
+                version: 8,
+                name: "deliveries",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $engine,
+                    "/0008_deliveries.sql"
+                )),
+            },
         ]
     };
 }

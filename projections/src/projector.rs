@@ -44,8 +44,15 @@ pub trait Projection: Send + Sync {
     fn name(&self) -> &'static str;
     /// Its tables with a column that orders their rows, for snapshots and replay checks.
     fn tables(&self) -> &'static [(&'static str, &'static str)];
-    /// Empties the read model (before a replay).
-    async fn reset(&self, tx: &mut Tx<'_>) -> Result<()>;
+    /// Empties the read model (before a replay): by default, every table `tables()` lists.
+    async fn reset(&self, tx: &mut Tx<'_>) -> Result<()> {
+        for (table, _) in self.tables() {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx.conn)
+                .await?;
+        }
+        Ok(())
+    }
     /// Applies one event. Must be deterministic: replay has to rebuild the same rows.
     async fn apply(&self, tx: &mut Tx<'_>, event: &Recorded) -> Result<()>;
     /// Applies consecutive events; a read model overrides this to write a batch at once.
@@ -87,6 +94,13 @@ impl Projector {
             vec![
                 Arc::new(crate::accounts::AccountsProjection),
                 Arc::new(crate::instance::InstanceProjection),
+                Arc::new(crate::media::MediaProjection),
+                Arc::new(crate::statuses::StatusesProjection),
+                Arc::new(crate::relationships::RelationshipsProjection),
+                Arc::new(crate::engagements::EngagementsProjection),
+                Arc::new(crate::notifications::NotificationsProjection),
+                Arc::new(crate::federation::FederationProjection),
+                Arc::new(crate::deliveries::DeliveriesProjection),
             ],
         )
     }

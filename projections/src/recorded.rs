@@ -2,7 +2,10 @@
 
 use cqrs_es::persist::SerializedEvent;
 use peerpx_aggregates::upcast::upcast;
-use peerpx_aggregates::{AccountEvent, InstanceEvent};
+use peerpx_aggregates::{
+    AccountEvent, EngagementEvent, InboundEvent, InstanceEvent, MediaEvent, OutboundEvent,
+    RelationshipEvent, RemoteAccountEvent, StatusEvent,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -14,6 +17,13 @@ use crate::{Error, Result};
 pub enum DomainEvent {
     Account(AccountEvent),
     Instance(InstanceEvent),
+    Media(MediaEvent),
+    Status(StatusEvent),
+    Relationship(RelationshipEvent),
+    Engagement(EngagementEvent),
+    RemoteAccount(RemoteAccountEvent),
+    Inbound(InboundEvent),
+    Outbound(OutboundEvent),
     /// An aggregate type this build does not know; projections skip it.
     Other {
         aggregate_type: String,
@@ -47,13 +57,22 @@ impl Recorded {
             metadata: serde_json::Value::Null,
         };
         let e = upcast(serialized);
+        fn parse<T: serde::de::DeserializeOwned>(
+            payload: serde_json::Value,
+            bad: impl Fn(String) -> Error,
+        ) -> Result<T> {
+            serde_json::from_value(payload).map_err(|e| bad(e.to_string()))
+        }
         let event = match e.aggregate_type.as_str() {
-            "account" => DomainEvent::Account(
-                serde_json::from_value(e.payload).map_err(|e| bad(e.to_string()))?,
-            ),
-            "instance" => DomainEvent::Instance(
-                serde_json::from_value(e.payload).map_err(|e| bad(e.to_string()))?,
-            ),
+            "account" => DomainEvent::Account(parse(e.payload, bad)?),
+            "instance" => DomainEvent::Instance(parse(e.payload, bad)?),
+            "media" => DomainEvent::Media(parse(e.payload, bad)?),
+            "status" => DomainEvent::Status(parse(e.payload, bad)?),
+            "relationship" => DomainEvent::Relationship(parse(e.payload, bad)?),
+            "engagement" => DomainEvent::Engagement(parse(e.payload, bad)?),
+            "remote_account" => DomainEvent::RemoteAccount(parse(e.payload, bad)?),
+            "inbound" => DomainEvent::Inbound(parse(e.payload, bad)?),
+            "outbound" => DomainEvent::Outbound(parse(e.payload, bad)?),
             _ => DomainEvent::Other {
                 aggregate_type: e.aggregate_type,
                 event_type: e.event_type,

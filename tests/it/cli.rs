@@ -316,7 +316,9 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("rebuilt accounts, instance from"),
+        stdout.contains(
+            "rebuilt accounts, instance, media, statuses, relationships, engagements, notifications, federation, deliveries from"
+        ),
         "{stdout}"
     );
     let out = run(

@@ -75,6 +75,7 @@ fn registration(username: &str) -> Registration {
         role: Role::User,
         approved: true,
         at: 1,
+        key: None,
     }
 }
 
@@ -135,7 +136,7 @@ async fn a_live_projection_sees_every_concurrently_appended_event_exactly_once(e
     let head = log.head().await.expect("head");
     assert_eq!(head, total, "every event got exactly one position");
     eventually(
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         "the projections to reach the head",
         || {
             let p = Arc::clone(&projector);

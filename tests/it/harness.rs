@@ -110,6 +110,9 @@ pub fn data_file(name: &str) -> PathBuf {
 
 pub struct TestNode {
     node: Option<Node>,
+    /// What it was started with, to start it again on the same address, data and database.
+    config: NodeConfig,
+    addr: std::net::SocketAddr,
     pub base: String,
     pub domain: String,
     pub http: Client,
@@ -132,7 +135,9 @@ impl TestNode {
         let mut config = NodeConfig::new(dir.path().to_path_buf(), db.url.clone(), &domain);
         config.protocol = "http".into();
         tweak(&mut config);
-        let node = Node::start(config, listener).await.expect("node starts");
+        let node = Node::start(config.clone(), listener)
+            .await
+            .expect("node starts");
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -140,12 +145,56 @@ impl TestNode {
             .expect("client");
         Some(Self {
             node: Some(node),
+            config,
+            addr,
             base: format!("http://{addr}"),
             domain,
             http,
             dir,
             _db: db,
         })
+    }
+
+    /// A node other nodes on 127.0.0.1 can federate with: its domain is its real listen address
+    /// (`start_with` binds first, so ids carry the port), it speaks plain http and fetches from
+    /// and delivers to loopback addresses.
+    pub async fn start_federated(engine: Engine) -> Option<Self> {
+        Self::start_with(engine, |c| {
+            c.protocol = "http".into();
+            c.allow_private_addresses = true;
+        })
+        .await
+    }
+
+    /// [`TestNode::start_federated`] with a further change to the configuration.
+    pub async fn start_federated_with(
+        engine: Engine,
+        tweak: impl FnOnce(&mut NodeConfig),
+    ) -> Option<Self> {
+        Self::start_with(engine, |c| {
+            c.protocol = "http".into();
+            c.allow_private_addresses = true;
+            tweak(c);
+        })
+        .await
+    }
+
+    /// Shuts the node down and keeps its data and database: nothing answers on its address
+    /// until [`TestNode::resume`].
+    pub async fn halt(&mut self) {
+        if let Some(node) = self.node.take() {
+            node.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    /// Starts the halted node again, on the same address, data directory and database.
+    pub async fn resume(&mut self) {
+        assert!(self.node.is_none(), "the node is running");
+        let listener = TcpListener::bind(self.addr).await.expect("bind again");
+        let node = Node::start(self.config.clone(), listener)
+            .await
+            .expect("node starts again");
+        self.node = Some(node);
     }
 
     pub fn node(&self) -> &Node {
@@ -177,6 +226,9 @@ impl TestNode {
     pub async fn create_account(&self, username: &str, password: &str, role: Role) -> String {
         let state = &self.node().state;
         let id = peerpx_api::auth::new_id();
+        let key = peerpx_api::federation::keys::generate_blocking()
+            .await
+            .expect("actor key");
         let registration = Registration {
             id: id.clone(),
             username: username.into(),
@@ -189,6 +241,7 @@ impl TestNode {
             role,
             approved: true,
             at: peerpx_projections::now_millis(),
+            key: Some(key),
         };
         let p = state
             .commands
@@ -230,6 +283,32 @@ impl TestNode {
             req = req.bearer_auth(t);
         }
         req.send().await.expect("request")
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.http.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn put_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut req = self.http.put(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// An approved account `name` (password `"password of {name}"`) and its token with the
+    /// scopes `read write follow`; returns (account id, token).
+    pub async fn user(&self, name: &str) -> (String, String) {
+        let password = format!("password of {name}");
+        let id = self.create_account(name, &password, Role::User).await;
+        let app = self.app().await;
+        let token = self.login(&app, name, &password, "read write follow").await;
+        (id, token)
     }
 
     /// `PATCH /api/v1/accounts/update_credentials` with a multipart form.

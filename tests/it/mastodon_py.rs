@@ -72,3 +72,41 @@ async fn mastodon_py_registers_gets_approved_logs_in_and_edits_profile() {
     assert_eq!(instance["stats"]["user_count"], 2, "{instance}");
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mastodon_py_uploads_posts_follows_likes_and_comments() {
+    require_mastodon_py().await;
+    let node = TestNode::start(Engine::Sqlite)
+        .await
+        .expect("SQLite needs no server");
+    let (_, ana) = node.user("ana").await;
+    let (ben_id, ben) = node.user("ben").await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/mastodon_py_photos.py");
+    let output = python3(vec![
+        script.display().to_string(),
+        node.base.clone(),
+        ana,
+        ben,
+    ])
+    .await
+    .unwrap_or_else(|e| panic!("python3 could not be started ({e})"));
+    assert!(
+        output.status.success(),
+        "the Mastodon.py photo flow failed\n{}",
+        show(&output)
+    );
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    // The node agrees: the post is gone, the follow and the comment stay.
+    let ben_statuses = expect_json(
+        node.get(&format!("/api/v1/accounts/{ben_id}/statuses"), None)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        ben_statuses.as_array().map(Vec::len),
+        Some(1),
+        "{ben_statuses}"
+    );
+    node.stop().await;
+}

@@ -20,6 +20,7 @@
 pub mod car;
 pub mod cid;
 pub mod gateway;
+pub mod gc;
 pub mod store;
 pub mod unixfs;
 

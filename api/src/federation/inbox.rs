@@ -1,0 +1,359 @@
+//! Inboxes: `POST /users/{username}/inbox` and the shared `POST /inbox`.
+//!
+//! An activity is taken only with a valid HTTP signature whose key belongs to the activity's
+//! actor; anything else is a 401 with the reason, and nothing is appended. A verified activity is
+//! appended as received (`Inbound`, keyed by its id: a redelivery appends nothing and is not
+//! interpreted again), then interpreted: follows, their answers and their undoing become
+//! relationship commands. Unknown activities are kept and otherwise ignored.
+
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use cqrs_es::AggregateError;
+use peerpx_aggregates::activity::ReceivedActivity;
+use peerpx_aggregates::{InboundCommand, RelationshipCommand, RelationshipError, RemoteProfile};
+use peerpx_projections::accounts::{self, AccountRow};
+use peerpx_projections::log::metadata;
+use peerpx_projections::{federation as follows_model, now_millis, relationships};
+use serde_json::Value;
+
+use super::actors::active_account;
+use super::deliver;
+use super::ld::actor_url;
+use super::resolve::{self, signer_for};
+use super::signatures::{self, ResolvedKey, Signer};
+use crate::{ApiError, ApiResult, AppState};
+
+/// Largest activity accepted.
+pub const MAX_ACTIVITY_BYTES: usize = 1024 * 1024;
+const MAX_ID_LEN: usize = 255;
+
+/// `POST /users/{username}/inbox`
+pub async fn user_inbox(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let owner = active_account(&state, &username).await?;
+    let signer = signer_for(&state, &owner).ok();
+    receive(&state, signer, &method, &uri, &headers, &body).await
+}
+
+/// `POST /inbox`
+pub async fn shared_inbox(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    // Key fetches from the shared inbox go unsigned: no one local is addressed in particular.
+    receive(&state, None, &method, &uri, &headers, &body).await
+}
+
+/// Finds signers' keys: the read model first, else the actor document, fetched but not recorded
+/// until the signature holds (kept in `fetched`).
+struct InboxKeys<'a> {
+    state: &'a AppState,
+    signer: Option<&'a Signer>,
+    fetched: Mutex<Option<RemoteProfile>>,
+}
+
+impl InboxKeys<'_> {
+    async fn resolve(&self, key_id: String, refresh: bool) -> Result<ResolvedKey, String> {
+        if !refresh {
+            let known = accounts::by_key_id(&self.state.db, &key_id)
+                .await
+                .map_err(|e| format!("key lookup failed: {e}"))?;
+            if let Some(a) = known {
+                if let (Some(pem), Some(r)) = (a.public_key_pem, a.remote) {
+                    return Ok(ResolvedKey {
+                        public_key_pem: pem,
+                        owner: r.uri,
+                        cached: true,
+                    });
+                }
+            }
+        }
+        let profile = resolve::fetch_actor(self.state, &key_id, self.signer)
+            .await
+            .map_err(|e| e.to_string())?;
+        if profile.public_key_id != key_id {
+            return Err(format!(
+                "{key_id} is not the key of {} (its key is {})",
+                profile.uri, profile.public_key_id
+            ));
+        }
+        let key = ResolvedKey {
+            public_key_pem: profile.public_key_pem.clone(),
+            owner: profile.uri.clone(),
+            cached: false,
+        };
+        if let Ok(mut slot) = self.fetched.lock() {
+            *slot = Some(profile);
+        }
+        Ok(key)
+    }
+}
+
+fn id_of(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Object(o) => o.get("id")?.as_str(),
+        _ => None,
+    }
+}
+
+async fn receive(
+    state: &AppState,
+    signer: Option<Signer>,
+    method: &Method,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<StatusCode> {
+    let path_and_query = uri
+        .0
+        .path_and_query()
+        .map_or_else(|| uri.0.path().to_string(), |p| p.as_str().to_string());
+    let keys = InboxKeys {
+        state,
+        signer: signer.as_ref(),
+        fetched: Mutex::new(None),
+    };
+    let resolver = |key_id: String, refresh: bool| {
+        let keys = &keys;
+        async move { keys.resolve(key_id, refresh).await }
+    };
+    let verified = signatures::verify(method, &path_and_query, headers, body, &resolver).await;
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(code = e.code(), reason = %e, "inbox refused an activity");
+            return Err(e.into());
+        }
+    };
+    let activity: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let text = |k: &str| activity.get(k).and_then(Value::as_str);
+    let (Some(id), Some(kind)) = (text("id"), text("type")) else {
+        return Err(ApiError::BadRequest(
+            "an activity needs an id and a type".into(),
+        ));
+    };
+    let actor = activity.get("actor").and_then(id_of).unwrap_or_default();
+    if actor != verified.owner {
+        return Err(ApiError::Unauthorized(format!(
+            "the activity's actor {actor:?} is not the owner of the signing key {} ({})",
+            verified.key_id, verified.owner
+        )));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(ApiError::BadRequest(format!(
+            "activity ids longer than {MAX_ID_LEN} characters are not accepted"
+        )));
+    }
+    // The signer's actor document was fetched to verify it: now it counts.
+    let fetched = keys.fetched.lock().ok().and_then(|mut f| f.take());
+    let sender = match fetched {
+        Some(profile) => resolve::record(state, profile).await?,
+        None => accounts::by_uri(&state.db, actor)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("{actor} verified but is not known")))?,
+    };
+    let received = ReceivedActivity {
+        activity_id: id.to_string(),
+        actor_uri: actor.to_string(),
+        kind: kind.to_string(),
+        object_kind: activity
+            .get("object")
+            .and_then(|o| o.get("type"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        raw: String::from_utf8_lossy(body).into_owned(),
+        at: now_millis(),
+    };
+    let position = state
+        .commands
+        .inbound(
+            id,
+            InboundCommand::Receive(received),
+            metadata(Some(&sender.id), "inbox"),
+        )
+        .await
+        .map_err(|e| match e {
+            AggregateError::UserError(e) => ApiError::BadRequest(e.to_string()),
+            other => ApiError::internal(other),
+        })?;
+    if position == 0 {
+        tracing::debug!(%id, "activity already received");
+        return Ok(StatusCode::ACCEPTED);
+    }
+    state.settle(position).await;
+    if let Err(e) = interpret(state, &sender, kind, &activity).await {
+        // The activity is in the log; what could not be done with it is logged, not refused.
+        tracing::warn!(%id, %kind, error = %e, "activity received but not applied");
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The local account an actor URL of ours names.
+async fn local_actor(state: &AppState, uri: &str) -> ApiResult<Option<AccountRow>> {
+    let prefix = actor_url(&state.config, "");
+    let Some(name) = uri
+        .strip_prefix(prefix.as_str())
+        .filter(|n| !n.is_empty())
+        .filter(|n| !n.contains('/'))
+    else {
+        return Ok(None);
+    };
+    Ok(accounts::by_username(&state.db, name)
+        .await?
+        .filter(|a| a.state == "active"))
+}
+
+async fn interpret(
+    state: &AppState,
+    sender: &AccountRow,
+    kind: &str,
+    activity: &Value,
+) -> ApiResult<()> {
+    let object = activity.get("object").cloned().unwrap_or(Value::Null);
+    match kind {
+        "Follow" => {
+            let target = id_of(&object).unwrap_or_default();
+            match local_actor(state, target).await? {
+                Some(local) => follow(state, sender, &local).await,
+                None => Ok(()),
+            }
+        }
+        "Accept" | "Reject" => {
+            let Some(local) = followed_by_local(state, sender, &object).await? else {
+                return Ok(());
+            };
+            let at = now_millis();
+            let command = if kind == "Accept" {
+                RelationshipCommand::Authorize { at }
+            } else {
+                RelationshipCommand::Sever { at }
+            };
+            run(state, sender, &local.id, &sender.id, command).await
+        }
+        "Undo" => {
+            let inner = match &object {
+                Value::Object(_) => object.get("type").and_then(Value::as_str),
+                Value::String(id) => follows_model::follow_by_id(&state.db, id)
+                    .await?
+                    .map(|_| "Follow"),
+                _ => None,
+            };
+            if inner != Some("Follow") {
+                return Ok(());
+            }
+            let target = match &object {
+                Value::String(id) => follows_model::follow_by_id(&state.db, id)
+                    .await?
+                    .filter(|(follower, _)| follower == activity["actor"].as_str().unwrap_or(""))
+                    .map(|(_, followee)| followee),
+                other => other.get("object").and_then(id_of).map(str::to_string),
+            };
+            let Some(local) = local_actor(state, &target.unwrap_or_default()).await? else {
+                return Ok(());
+            };
+            let command = RelationshipCommand::Unfollow { at: now_millis() };
+            run(state, sender, &sender.id, &local.id, command).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The local account whose Follow of `sender` the `Accept`/`Reject` object names.
+async fn followed_by_local(
+    state: &AppState,
+    sender: &AccountRow,
+    object: &Value,
+) -> ApiResult<Option<AccountRow>> {
+    let pair = match object {
+        Value::String(id) => follows_model::follow_by_id(&state.db, id).await?,
+        Value::Object(_) => {
+            let actor = object.get("actor").and_then(id_of);
+            let target = object.get("object").and_then(id_of);
+            match (actor, target) {
+                (Some(a), Some(t)) => Some((a.to_string(), t.to_string())),
+                // Only an id, embedded: look it up.
+                _ => match object.get("id").and_then(Value::as_str) {
+                    Some(id) => follows_model::follow_by_id(&state.db, id).await?,
+                    None => None,
+                },
+            }
+        }
+        _ => None,
+    };
+    let Some((follower, followee)) = pair else {
+        return Ok(None);
+    };
+    let sender_uri = sender.remote.as_ref().map_or("", |r| r.uri.as_str());
+    if followee != sender_uri {
+        return Ok(None);
+    }
+    local_actor(state, &follower).await
+}
+
+/// A remote Follow of a local account: a request when the account is locked, refused when it
+/// blocks the follower, otherwise answered with Accept.
+async fn follow(state: &AppState, sender: &AccountRow, local: &AccountRow) -> ApiResult<()> {
+    if relationships::is_blocking(&state.db, &local.id, &sender.id).await? {
+        return deliver::send_answer(state, "Reject", local, sender).await;
+    }
+    let command = RelationshipCommand::Follow {
+        account_id: sender.id.clone(),
+        target_id: local.id.clone(),
+        locked: local.locked,
+        at: now_millis(),
+    };
+    run(state, sender, &sender.id, &local.id, command).await?;
+    if relationships::is_following(&state.db, &sender.id, &local.id).await? {
+        deliver::send_answer(state, "Accept", local, sender).await?;
+    }
+    Ok(())
+}
+
+async fn run(
+    state: &AppState,
+    sender: &AccountRow,
+    account_id: &str,
+    target_id: &str,
+    command: RelationshipCommand,
+) -> ApiResult<()> {
+    let mut attempts = 0;
+    loop {
+        let result = state
+            .commands
+            .relationship(
+                account_id,
+                target_id,
+                command.clone(),
+                metadata(Some(&sender.id), "inbox"),
+            )
+            .await;
+        match result {
+            Ok(position) => {
+                state.settle(position).await;
+                return Ok(());
+            }
+            Err(AggregateError::AggregateConflict) if attempts < 3 => attempts += 1,
+            // Nothing to accept, reject or undo: the activity changes nothing.
+            Err(AggregateError::UserError(
+                RelationshipError::NoRequest
+                | RelationshipError::Blocking
+                | RelationshipError::SelfTarget,
+            )) => return Ok(()),
+            Err(e) => return Err(ApiError::internal(e)),
+        }
+    }
+}
