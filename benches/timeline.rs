@@ -255,6 +255,7 @@ async fn post_photo(
         in_reply_to: None,
         content,
         at,
+        remote: None,
     };
     Ok(commands
         .status(status_id, StatusCommand::Post(post), meta())

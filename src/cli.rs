@@ -93,6 +93,7 @@ async fn serve(store: &StoreArgs, args: ServeArgs) -> anyhow::Result<()> {
         media_workers: args.media_workers.unwrap_or_else(default_media_workers),
         max_media_per_status: args.max_media_per_status,
         allow_private_addresses: args.allow_private_addresses,
+        authorized_fetch: args.authorized_fetch,
         delivery_give_up: Duration::from_secs(args.delivery_give_up_hours * 3600),
         protocol: args.protocol.clone(),
         ..NodeConfig::new(store.data_dir.clone(), Some(store.url()), &args.domain)

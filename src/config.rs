@@ -160,6 +160,11 @@ pub struct ServeArgs {
     /// (refused by default, after DNS resolution); for multi-node tests on one machine only.
     #[arg(long, env = "PEERPX_ALLOW_PRIVATE_ADDRESSES")]
     pub allow_private_addresses: bool,
+    /// Authorized-fetch mode: serve ActivityPub actors, objects and collections only to requests
+    /// with a valid HTTP signature from a domain this node does not block (as Mastodon's
+    /// AUTHORIZED_FETCH); pages for people, WebFinger and NodeInfo stay open.
+    #[arg(long, env = "PEERPX_AUTHORIZED_FETCH")]
+    pub authorized_fetch: bool,
     /// Stop retrying an activity's delivery this many hours after it was queued.
     #[arg(long, env = "PEERPX_DELIVERY_GIVE_UP_HOURS", default_value_t = 48, value_parser = clap::value_parser!(u64).range(1..))]
     pub delivery_give_up_hours: u64,
@@ -185,6 +190,7 @@ pub struct FileConfig {
     pub media_workers: Option<usize>,
     pub max_media_per_status: Option<usize>,
     pub allow_private_addresses: Option<bool>,
+    pub authorized_fetch: Option<bool>,
     pub delivery_give_up_hours: Option<u64>,
 }
 
@@ -281,6 +287,12 @@ pub fn parse() -> anyhow::Result<Cli> {
             m,
             "allow_private_addresses",
             f.allow_private_addresses,
+        );
+        fill(
+            &mut s.authorized_fetch,
+            m,
+            "authorized_fetch",
+            f.authorized_fetch,
         );
         fill(
             &mut s.delivery_give_up_hours,

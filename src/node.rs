@@ -30,6 +30,8 @@ pub struct NodeConfig {
     pub max_media_per_status: usize,
     /// Let federation reach loopback, private and link-local addresses (tests on 127.0.0.1).
     pub allow_private_addresses: bool,
+    /// Serve ActivityPub documents only to signed requests from domains not blocked.
+    pub authorized_fetch: bool,
     /// A delivery still failing this long after its activity was queued is abandoned.
     pub delivery_give_up: Duration,
     /// The pause after a first failed delivery (doubled after each further one). Tests shorten it.
@@ -56,6 +58,7 @@ impl NodeConfig {
             media_workers: default_media_workers(),
             max_media_per_status: peerpx_aggregates::status::MEDIA_MAX,
             allow_private_addresses: false,
+            authorized_fetch: false,
             delivery_give_up: Duration::from_secs(48 * 3600),
             delivery_backoff_base: peerpx_api::federation::queue::DeliveryConfig::default()
                 .backoff_base,
@@ -101,6 +104,7 @@ pub struct Node {
     stop_delivery: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     delivery: JoinHandle<()>,
+    inbox: JoinHandle<()>,
     followers: Vec<JoinHandle<()>>,
 }
 
@@ -122,6 +126,14 @@ impl Node {
             store.projector.catch_up().await?;
             tracing::info!(accounts = generated, "generated missing actor keys");
         }
+        // The node's own key (the instance actor's), which signs its fetches: made at first start.
+        if peerpx_api::federation::instance_actor::ensure_key(&store.db, &commands)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot generate the instance actor key: {e}"))?
+            > 0
+        {
+            store.projector.catch_up().await?;
+        }
         let (stop_projections, projections_rx) = watch::channel(false);
         let followers = store.projector.spawn(projections_rx);
         let api = ApiConfig {
@@ -138,6 +150,7 @@ impl Node {
             media_workers: config.media_workers,
             max_media_per_status: config.max_media_per_status,
             allow_private_addresses: config.allow_private_addresses,
+            authorized_fetch: config.authorized_fetch,
             delivery: peerpx_api::federation::queue::DeliveryConfig {
                 give_up: config.delivery_give_up,
                 backoff_base: config.delivery_backoff_base,
@@ -149,6 +162,7 @@ impl Node {
         let app =
             peerpx_api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_delivery, delivery_rx) = watch::channel(false);
+        let inbox = peerpx_api::federation::interpret::spawn(state.clone(), delivery_rx.clone());
         let delivery = peerpx_api::federation::queue::spawn(state.clone(), delivery_rx);
         let addr = listener.local_addr()?;
         let (stop_server, mut stop_signal) = watch::channel(false);
@@ -168,6 +182,7 @@ impl Node {
             stop_delivery,
             server,
             delivery,
+            inbox,
             followers,
         })
     }
@@ -180,6 +195,7 @@ impl Node {
         // which needs the projections still running.
         let _ = self.stop_delivery.send(true);
         let _ = self.delivery.await;
+        let _ = self.inbox.await;
         // Only now: requests that were in flight may have appended events the projections
         // must still apply before the process exits.
         let _ = self.stop_projections.send(true);

@@ -29,16 +29,27 @@ pub struct ReceivedActivity {
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboundCommand {
     Receive(ReceivedActivity),
+    /// The inbox worker has done what the activity asks (`outcome` says what, for people
+    /// reading the log: "applied", "ignored: …", "failed: …").
+    Interpret {
+        outcome: String,
+        at: Millis,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InboundEvent {
     ActivityReceived(ReceivedActivity),
+    ActivityInterpreted { outcome: String, at: Millis },
 }
 
 impl DomainEvent for InboundEvent {
     fn event_type(&self) -> String {
-        "ActivityReceived".to_string()
+        match self {
+            Self::ActivityReceived(_) => "ActivityReceived",
+            Self::ActivityInterpreted { .. } => "ActivityInterpreted",
+        }
+        .to_string()
     }
     fn event_version(&self) -> String {
         "1.0".to_string()
@@ -52,6 +63,8 @@ pub enum ActivityError {
     NoId,
     #[error("no such activity was queued")]
     NotQueued,
+    #[error("no such activity was received")]
+    NotReceived,
 }
 
 impl ActivityError {
@@ -59,6 +72,7 @@ impl ActivityError {
         match self {
             Self::NoId => "no_id",
             Self::NotQueued => "not_queued",
+            Self::NotReceived => "not_received",
         }
     }
 }
@@ -66,6 +80,8 @@ impl ActivityError {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Inbound {
     pub received: bool,
+    #[serde(default)]
+    pub interpreted: bool,
 }
 
 impl Aggregate for Inbound {
@@ -81,19 +97,34 @@ impl Aggregate for Inbound {
         _services: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let InboundCommand::Receive(activity) = command;
-        if activity.activity_id.is_empty() {
-            return Err(ActivityError::NoId);
-        }
-        if !self.received {
-            sink.write(InboundEvent::ActivityReceived(activity), self)
-                .await;
+        match command {
+            InboundCommand::Receive(activity) => {
+                if activity.activity_id.is_empty() {
+                    return Err(ActivityError::NoId);
+                }
+                if !self.received {
+                    sink.write(InboundEvent::ActivityReceived(activity), self)
+                        .await;
+                }
+            }
+            InboundCommand::Interpret { outcome, at } => {
+                if !self.received {
+                    return Err(ActivityError::NotReceived);
+                }
+                if !self.interpreted {
+                    sink.write(InboundEvent::ActivityInterpreted { outcome, at }, self)
+                        .await;
+                }
+            }
         }
         Ok(())
     }
 
-    fn apply(&mut self, _event: Self::Event) {
-        self.received = true;
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            InboundEvent::ActivityReceived(_) => self.received = true,
+            InboundEvent::ActivityInterpreted { .. } => self.interpreted = true,
+        }
     }
 }
 
@@ -312,6 +343,35 @@ mod tests {
             .given_no_previous_events()
             .when(InboundCommand::Receive(anonymous))
             .then_expect_error(ActivityError::NoId);
+    }
+
+    #[test]
+    fn an_activity_is_interpreted_once_and_only_after_receipt() {
+        let done = || InboundCommand::Interpret {
+            outcome: "applied".into(),
+            at: 2,
+        };
+        TestFramework::<Inbound>::with(())
+            .given(vec![InboundEvent::ActivityReceived(follow())])
+            .when(done())
+            .then_expect_events(vec![InboundEvent::ActivityInterpreted {
+                outcome: "applied".into(),
+                at: 2,
+            }]);
+        TestFramework::<Inbound>::with(())
+            .given(vec![
+                InboundEvent::ActivityReceived(follow()),
+                InboundEvent::ActivityInterpreted {
+                    outcome: "applied".into(),
+                    at: 2,
+                },
+            ])
+            .when(done())
+            .then_expect_events(vec![]);
+        TestFramework::<Inbound>::with(())
+            .given_no_previous_events()
+            .when(done())
+            .then_expect_error(ActivityError::NotReceived);
     }
 
     #[test]

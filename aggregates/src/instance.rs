@@ -4,6 +4,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+use crate::account::ActorKey;
 use crate::Millis;
 
 /// Who may create an account on this node.
@@ -59,14 +60,27 @@ pub enum InstanceCommand {
         settings: InstanceSettings,
         at: Millis,
     },
+    /// Gives the node's own actor (the instance actor, which signs the node's fetches) its key
+    /// pair, once.
+    GenerateActorKey {
+        key: ActorKey,
+        at: Millis,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InstanceEvent {
     /// Version 2.0: `mode`. Version 1.0 carried `open: bool` (see `upcast`).
-    RegistrationsModeChanged { mode: RegistrationsMode, at: Millis },
+    RegistrationsModeChanged {
+        mode: RegistrationsMode,
+        at: Millis,
+    },
     InstanceSettingsUpdated {
         settings: InstanceSettings,
+        at: Millis,
+    },
+    InstanceActorKeyGenerated {
+        key: ActorKey,
         at: Millis,
     },
 }
@@ -76,13 +90,14 @@ impl DomainEvent for InstanceEvent {
         match self {
             Self::RegistrationsModeChanged { .. } => "RegistrationsModeChanged",
             Self::InstanceSettingsUpdated { .. } => "InstanceSettingsUpdated",
+            Self::InstanceActorKeyGenerated { .. } => "InstanceActorKeyGenerated",
         }
         .to_string()
     }
     fn event_version(&self) -> String {
         match self {
             Self::RegistrationsModeChanged { .. } => "2.0",
-            Self::InstanceSettingsUpdated { .. } => "1.0",
+            Self::InstanceSettingsUpdated { .. } | Self::InstanceActorKeyGenerated { .. } => "1.0",
         }
         .to_string()
     }
@@ -94,6 +109,8 @@ pub enum InstanceError {
     UnknownRegistrationsMode(String),
     #[error("{field} is too long (at most {max} characters)")]
     TooLong { field: &'static str, max: usize },
+    #[error("the instance actor already has a key")]
+    KeyExists,
 }
 
 impl InstanceError {
@@ -101,6 +118,7 @@ impl InstanceError {
         match self {
             Self::UnknownRegistrationsMode(_) => "unknown_registrations_mode",
             Self::TooLong { .. } => "too_long",
+            Self::KeyExists => "key_exists",
         }
     }
 }
@@ -109,6 +127,9 @@ impl InstanceError {
 pub struct Instance {
     pub mode: RegistrationsMode,
     pub settings: InstanceSettings,
+    /// Whether the instance actor has its key (snapshots older than the key lack the field).
+    #[serde(default)]
+    pub actor_key: bool,
 }
 
 fn check_len(field: &'static str, value: &Option<String>, max: usize) -> Result<(), InstanceError> {
@@ -150,6 +171,13 @@ impl Aggregate for Instance {
                     .await;
                 }
             }
+            InstanceCommand::GenerateActorKey { key, at } => {
+                if self.actor_key {
+                    return Err(InstanceError::KeyExists);
+                }
+                sink.write(InstanceEvent::InstanceActorKeyGenerated { key, at }, self)
+                    .await;
+            }
         }
         Ok(())
     }
@@ -158,6 +186,7 @@ impl Aggregate for Instance {
         match event {
             InstanceEvent::RegistrationsModeChanged { mode, .. } => self.mode = mode,
             InstanceEvent::InstanceSettingsUpdated { settings, .. } => self.settings = settings,
+            InstanceEvent::InstanceActorKeyGenerated { .. } => self.actor_key = true,
         }
     }
 }
@@ -212,6 +241,23 @@ mod tests {
                 field: "title",
                 max: 200,
             });
+    }
+
+    #[test]
+    fn the_instance_actor_gets_one_key() {
+        let key = || ActorKey {
+            public_pem: "public".into(),
+            private_pem: "private".into(),
+        };
+        let generated = InstanceEvent::InstanceActorKeyGenerated { key: key(), at: 1 };
+        instance()
+            .given_no_previous_events()
+            .when(InstanceCommand::GenerateActorKey { key: key(), at: 1 })
+            .then_expect_events(vec![generated.clone()]);
+        instance()
+            .given(vec![generated])
+            .when(InstanceCommand::GenerateActorKey { key: key(), at: 2 })
+            .then_expect_error(InstanceError::KeyExists);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod activity;
+pub mod domain_block;
 pub mod engagement;
 pub mod instance;
 pub mod media;
@@ -17,6 +18,9 @@ pub mod upcast;
 pub use account::{Account, AccountCommand, AccountError, AccountEvent, ProfileChanges, Role};
 pub use activity::{
     ActivityError, Inbound, InboundCommand, InboundEvent, Outbound, OutboundCommand, OutboundEvent,
+};
+pub use domain_block::{
+    BlockSettings, DomainBlock, DomainBlockCommand, DomainBlockError, DomainBlockEvent, Severity,
 };
 pub use engagement::{Engagement, EngagementCommand, EngagementError, EngagementEvent};
 pub use instance::{Instance, InstanceCommand, InstanceError, InstanceEvent, RegistrationsMode};

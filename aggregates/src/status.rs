@@ -121,7 +121,7 @@ pub struct MediaText {
 }
 
 /// What a version of a status says; both posting and editing carry a whole one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Content {
     /// The text as written (Mastodon's `source`).
     pub text: String,
@@ -140,9 +140,37 @@ pub struct Content {
     pub licence: String,
     /// Photo extension: whether others may download the original.
     pub allow_download: bool,
+    /// The photos of a status received from another node: they stay on that node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_media: Vec<RemoteMedia>,
 }
 
+/// A photo of a remote status, as its node describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RemoteMedia {
+    pub url: String,
+    pub media_type: Option<String>,
+    pub description: Option<String>,
+    pub blurhash: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub focus: Option<(f64, f64)>,
+    /// The CIDs a peerpx node gives (`original`, `small`, `large`), when it gives them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<serde_json::Value>,
+    /// What the camera recorded, as the remote node shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exif: Option<serde_json::Value>,
+}
+
+/// Where a status received from another node lives: its ActivityPub id and its page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub uri: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Post {
     pub id: String,
     pub account_id: String,
@@ -150,6 +178,9 @@ pub struct Post {
     pub in_reply_to: Option<ReplyTo>,
     pub content: Content,
     pub at: Millis,
+    /// Set for a status received from another node (its author is a remote account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Origin>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -269,6 +300,20 @@ pub fn check_content(content: &Content) -> Result<(), StatusError> {
     Ok(())
 }
 
+/// The one rule for a status received from another node: it says something.
+pub fn check_remote(content: &Content) -> Result<(), StatusError> {
+    if content.html.trim().is_empty() && content.remote_media.is_empty() {
+        return Err(StatusError::Empty);
+    }
+    if content.remote_media.len() > REMOTE_MEDIA_MAX {
+        return Err(StatusError::TooManyMedia);
+    }
+    Ok(())
+}
+
+/// Most photos kept of a remote status.
+pub const REMOTE_MEDIA_MAX: usize = 20;
+
 fn word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
@@ -342,6 +387,9 @@ pub struct Status {
     pub account_id: Option<String>,
     pub media: Vec<String>,
     pub deleted: bool,
+    /// Received from another node.
+    #[serde(default)]
+    pub remote: bool,
 }
 
 impl Aggregate for Status {
@@ -364,7 +412,11 @@ impl Aggregate for Status {
                 if self.account_id.is_some() {
                     return Err(StatusError::AlreadyPosted);
                 }
-                check_content(&post.content)?;
+                // Local authoring rules do not bind what other nodes allowed their users.
+                match &post.remote {
+                    None => check_content(&post.content)?,
+                    Some(_) => check_remote(&post.content)?,
+                }
                 E::StatusPosted(post)
             }
             C::Edit {
@@ -375,7 +427,11 @@ impl Aggregate for Status {
                 if self.deleted || self.account_id.as_deref() != Some(account_id.as_str()) {
                     return Err(StatusError::NotFound);
                 }
-                check_content(&content)?;
+                if self.remote {
+                    check_remote(&content)?;
+                } else {
+                    check_content(&content)?;
+                }
                 let same_media = content.media.len() == self.media.len()
                     && content
                         .media
@@ -416,6 +472,7 @@ impl Aggregate for Status {
         match event {
             StatusEvent::StatusPosted(post) => {
                 self.account_id = Some(post.account_id);
+                self.remote = post.remote.is_some();
                 self.media = post.content.media.into_iter().map(|m| m.media_id).collect();
             }
             StatusEvent::StatusEdited { .. } => {}
@@ -456,7 +513,49 @@ mod tests {
             in_reply_to: None,
             content: content("hello #cats"),
             at: 1,
+            remote: None,
         }
+    }
+
+    fn remote_post(text: &str) -> Post {
+        let mut p = post();
+        p.content.html = format!("<p>{text}</p>");
+        p.content.text = text.into();
+        p.remote = Some(Origin {
+            uri: "https://pix.example/p/ana/42".into(),
+            url: None,
+        });
+        p
+    }
+
+    #[test]
+    fn a_remote_status_follows_its_own_node_s_length_rules_but_must_say_something() {
+        let long = "a".repeat(TEXT_MAX + 500);
+        status()
+            .given_no_previous_events()
+            .when(C::Post(remote_post(&long)))
+            .then_expect_events(vec![E::StatusPosted(remote_post(&long))]);
+        let mut empty = remote_post("");
+        empty.content.html.clear();
+        status()
+            .given_no_previous_events()
+            .when(C::Post(empty))
+            .then_expect_error(StatusError::Empty);
+        // Its edits are read by the same rule.
+        let mut edited = remote_post(&long).content;
+        edited.html.push_str("<p>edited</p>");
+        status()
+            .given(vec![E::StatusPosted(remote_post("first"))])
+            .when(C::Edit {
+                account_id: "1".into(),
+                content: edited.clone(),
+                at: 2,
+            })
+            .then_expect_events(vec![E::StatusEdited {
+                account_id: "1".into(),
+                content: edited,
+                at: 2,
+            }]);
     }
 
     #[test]

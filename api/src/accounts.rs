@@ -307,6 +307,11 @@ pub async fn update_credentials(
     let me = accounts::by_id(&state.db, &me.id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    if position > 0 {
+        if let Err(e) = crate::federation::deliver::send_profile(&state, &me).await {
+            tracing::error!(error = %e, "could not queue the profile update for other nodes");
+        }
+    }
     Ok(Json(entities::credential_account(&state.config, &me)))
 }
 

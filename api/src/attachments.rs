@@ -23,6 +23,7 @@ use cqrs_es::AggregateError;
 use peerpx_aggregates::media::{
     check_description, Exif, Focus, Location, StoredFile, Upload, DESCRIPTION_MAX,
 };
+use peerpx_aggregates::status::RemoteMedia;
 use peerpx_aggregates::{MediaCommand, MediaError};
 use peerpx_projections::log::metadata;
 use peerpx_projections::media::{self, MediaRow};
@@ -106,6 +107,46 @@ pub fn media_attachment(config: &ApiConfig, m: &MediaRow, show_original: bool) -
         "blurhash": m.blurhash,
         "peerpx": peerpx,
     })
+}
+
+/// A photo of a remote status as a Mastodon MediaAttachment: its files stay on its node, so
+/// `url`, `preview_url` and `remote_url` are all the remote file.
+pub fn remote_attachment(status_id: i64, index: usize, m: &RemoteMedia) -> Value {
+    let size = match (m.width, m.height) {
+        (Some(w), Some(h)) if w > 0 && h > 0 => {
+            json!({ "width": w, "height": h, "size": format!("{w}x{h}"), "aspect": w as f64 / h as f64 })
+        }
+        _ => json!({}),
+    };
+    let mut meta = json!({ "original": size, "small": size });
+    if let Some((x, y)) = m.focus {
+        meta["focus"] = json!({ "x": x, "y": y });
+    }
+    if let Some(exif) = &m.exif {
+        meta["exif"] = exif.clone();
+    }
+    let kind = match m.media_type.as_deref() {
+        Some(t) if t.starts_with("video/") => "video",
+        Some(t) if t.starts_with("image/") || t.is_empty() => "image",
+        None => "image",
+        Some(_) => "unknown",
+    };
+    let mut v = json!({
+        "id": format!("{status_id}{index:02}"),
+        "type": kind,
+        "url": m.url,
+        "preview_url": m.url,
+        "remote_url": m.url,
+        "preview_remote_url": null,
+        "text_url": null,
+        "meta": meta,
+        "description": m.description,
+        "blurhash": m.blurhash,
+    });
+    if let Some(cid) = &m.cid {
+        v["peerpx"] = json!({ "cid": cid });
+    }
+    v
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -695,6 +736,7 @@ mod tests {
             media_workers: 1,
             max_media_per_status: 4,
             allow_private_addresses: false,
+            authorized_fetch: false,
             delivery: Default::default(),
         };
         let v = media_attachment(&config, &row, false);

@@ -160,6 +160,7 @@ async fn follow(
         // Mastodon's answer when the target blocks the follower.
         return Err(ApiError::Forbidden("This action is not allowed".into()));
     }
+    federation::domain_blocks::refuse_account(&state, &target).await?;
     // A remote account is followed once its server accepts: until then the follow is a request.
     let remote = target.remote.is_some();
     let command = RelationshipCommand::Follow {

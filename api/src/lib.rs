@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod admin;
 pub mod attachments;
 pub mod auth;
+pub mod domain_blocks;
 pub mod entities;
 pub mod error;
 pub mod federation;
@@ -65,6 +66,9 @@ pub struct ApiConfig {
     /// Fetch from and deliver to loopback, private and link-local addresses (multi-node tests on
     /// 127.0.0.1); refused otherwise (`federation::fetch`).
     pub allow_private_addresses: bool,
+    /// Serve ActivityPub documents only to signed requests from domains not blocked
+    /// (`federation::authorized_fetch`).
+    pub authorized_fetch: bool,
     /// Retries of outgoing activities (`federation::queue`).
     pub delivery: federation::queue::DeliveryConfig,
 }
@@ -223,12 +227,17 @@ pub fn router(state: AppState) -> Router {
             get(ipfs::gateway::serve).head(ipfs::gateway::serve),
         )
         .merge(attachments::routes())
+        .merge(domain_blocks::routes())
         .merge(federation::routes())
         .merge(follows::routes())
         .merge(statuses::routes())
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(
             state.config.max_profile_image_bytes * 2 + 64 * 1024,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            federation::authorized_fetch::authorized_fetch,
         ))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(TraceLayer::new_for_http())

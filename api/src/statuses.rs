@@ -30,6 +30,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{new_id, Authed, MaybeAuthed};
 use crate::entities::{self, escape_html, iso};
+use crate::federation::deliver;
 use crate::paging::{self, PageQuery};
 use crate::params::{lenient, Params};
 use crate::{ApiError, ApiResult, AppState};
@@ -111,7 +112,7 @@ pub async fn render(
             continue;
         };
         let show_original = s.allow_download || viewer == Some(s.account_id.as_str());
-        let attachments: Vec<Value> = media
+        let mut attachments: Vec<Value> = media
             .get(&s.id)
             .map(|list| {
                 list.iter()
@@ -119,6 +120,12 @@ pub async fn render(
                     .collect()
             })
             .unwrap_or_default();
+        attachments.extend(
+            s.remote_media
+                .iter()
+                .enumerate()
+                .map(|(i, m)| crate::attachments::remote_attachment(s.id, i, m)),
+        );
         let (replies, favourites) = counts.get(&s.id).copied().unwrap_or((0, 0));
         let mentions: Vec<Value> = s
             .mentions
@@ -146,8 +153,11 @@ pub async fn render(
             "spoiler_text": s.spoiler_text,
             "visibility": s.visibility,
             "language": s.language,
-            "uri": format!("{base}/users/{}/statuses/{}", author.username, s.id),
-            "url": format!("{base}/@{}/{}", author.username, s.id),
+            "uri": s.uri.clone().unwrap_or_else(|| format!("{base}/users/{}/statuses/{}", author.username, s.id)),
+            "url": match &s.uri {
+                Some(uri) => s.url.clone().unwrap_or_else(|| uri.clone()),
+                None => format!("{base}/@{}/{}", author.username, s.id),
+            },
             "replies_count": replies,
             "reblogs_count": 0,
             "favourites_count": favourites,
@@ -244,24 +254,33 @@ fn linkify(base: &str, line: &str, mentions: &[Mention]) -> String {
                     continue;
                 }
                 if c == '@' {
-                    if let Some(m) = mentions
-                        .iter()
-                        .find(|m| m.username.eq_ignore_ascii_case(&word))
-                    {
-                        // Swallow a trailing @this.domain too.
+                    let after = &rest[1 + word.len()..];
+                    let domain = after.strip_prefix('@').map(|d| {
+                        let end = d
+                            .find(|c: char| {
+                                !(c.is_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
+                            })
+                            .unwrap_or(d.len());
+                        d[..end].trim_end_matches(['.', ':'])
+                    });
+                    // A local account by its name (a trailing @this.domain is swallowed too),
+                    // a remote one by `name@domain`.
+                    let found = mentions.iter().find(|m| match m.username.split_once('@') {
+                        None => m.username.eq_ignore_ascii_case(&word),
+                        Some((user, host)) => {
+                            user.eq_ignore_ascii_case(&word)
+                                && domain.is_some_and(|d| d.eq_ignore_ascii_case(host))
+                        }
+                    });
+                    if let Some(m) = found {
                         let mut consumed = 1 + word.len();
-                        let after = &rest[consumed..];
-                        if let Some(d) = after.strip_prefix('@') {
-                            let end = d
-                                .find(|c: char| {
-                                    !(c.is_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
-                                })
-                                .unwrap_or(d.len());
-                            consumed += 1 + d[..end].trim_end_matches(['.', ':']).len();
+                        if let Some(d) = domain {
+                            consumed += 1 + d.len();
                         }
                         out.push_str(&format!(
-                            "<span class=\"h-card\"><a href=\"{base}/@{0}\" class=\"u-url mention\">@<span>{0}</span></a></span>",
-                            escape_html(&m.username)
+                            "<span class=\"h-card\"><a href=\"{base}/@{0}\" class=\"u-url mention\">@<span>{1}</span></a></span>",
+                            escape_html(&m.username),
+                            escape_html(&word)
                         ));
                         previous = Some('x');
                         rest = &rest[consumed..];
@@ -393,22 +412,32 @@ impl StatusParams {
     }
 }
 
-/// Finds the local accounts a text mentions (unknown names stay plain text).
+/// How a mention names an account: its username here, `user@domain` for a remote one.
+pub fn mention_of(a: AccountRow) -> Mention {
+    let username = match &a.remote {
+        Some(r) => format!("{}@{}", a.username, r.domain),
+        None => a.username,
+    };
+    Mention {
+        account_id: a.id,
+        username,
+    }
+}
+
+/// Finds the accounts a text mentions: local ones, and remote ones already known here
+/// (unknown names stay plain text).
 async fn mentions_in(state: &AppState, text: &str) -> ApiResult<Vec<Mention>> {
     let mut out: Vec<Mention> = Vec::new();
     for (username, domain) in extract_mentions(text) {
-        if domain
-            .as_deref()
-            .is_some_and(|d| !d.eq_ignore_ascii_case(&state.config.domain))
-        {
-            continue;
-        }
-        if let Some(a) = accounts::by_username(&state.db, &username).await? {
+        let found = match domain.as_deref() {
+            Some(d) if !d.eq_ignore_ascii_case(&state.config.domain) => {
+                accounts::by_acct(&state.db, &username, d).await?
+            }
+            _ => accounts::by_username(&state.db, &username).await?,
+        };
+        if let Some(a) = found {
             if a.state == "active" && !out.iter().any(|m| m.account_id == a.id) {
-                out.push(Mention {
-                    account_id: a.id,
-                    username: a.username,
-                });
+                out.push(mention_of(a));
             }
         }
     }
@@ -425,10 +454,7 @@ async fn reply_mention(
     let Some(author) = author.filter(|a| *a != me) else {
         return Ok(None);
     };
-    Ok(accounts::by_id(&state.db, author).await?.map(|a| Mention {
-        account_id: a.id,
-        username: a.username,
-    }))
+    Ok(accounts::by_id(&state.db, author).await?.map(mention_of))
 }
 
 async fn build_content(
@@ -472,6 +498,7 @@ async fn build_content(
         language,
         mentions,
         media,
+        remote_media: Vec::new(),
         title,
         licence,
         allow_download: p
@@ -579,6 +606,7 @@ async fn create(
         in_reply_to,
         content,
         at,
+        remote: None,
     };
     let position = state
         .commands
@@ -589,6 +617,7 @@ async fn create(
     let row = read::by_id(&state.db, status_id(&id)?)
         .await?
         .ok_or_else(|| ApiError::internal("a posted status is missing from the read model"))?;
+    federate(deliver::send_note(&state, &me, &row, "Create").await);
     Ok(Json(render_one(&state, Some(&me.id), &row).await?))
 }
 
@@ -688,6 +717,7 @@ async fn edit(
     let row = read::by_id(&state.db, row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    federate(deliver::send_note(&state, &me, &row, "Update").await);
     Ok(Json(render_one(&state, Some(&me.id), &row).await?))
 }
 
@@ -705,6 +735,11 @@ async fn delete(
         .ok_or(ApiError::NotFound)?;
     let mut rendered = render_one(&state, Some(&me.id), &row).await?;
     rendered["text"] = json!(row.text);
+    // Those the status went to, read before it is gone.
+    let author = accounts::by_id(&state.db, &row.account_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let recipients = deliver::status_recipients(&state, &author, &row).await?;
     let position = state
         .commands
         .status(
@@ -719,7 +754,16 @@ async fn delete(
         .await
         .map_err(status_error)?;
     state.settle(position).await;
+    federate(deliver::send_delete(&state, &author, &row, &recipients).await);
     Ok(Json(rendered))
+}
+
+/// A local change is done once it is in the log; telling other nodes about it must not undo
+/// that, so a failure to queue the activity is logged, not answered.
+fn federate(queued: ApiResult<()>) {
+    if let Err(e) = queued {
+        tracing::error!(error = %e, "could not queue an activity for other nodes");
+    }
 }
 
 /// `GET /api/v1/statuses/:id/context`: comments are the descendants.
@@ -819,6 +863,7 @@ async fn engage(
     auth: &Authed,
     id: &str,
     scope: &str,
+    like: Option<bool>,
     command: impl Fn(Target) -> EngagementCommand,
 ) -> ApiResult<Json<Value>> {
     auth.require(&[scope])?;
@@ -849,6 +894,10 @@ async fn engage(
         }
     };
     state.settle(position).await;
+    // A favourite of a remote status is a Like for its node (once per change).
+    if let (Some(on), true) = (like, position > 0) {
+        federate(deliver::send_like(state, &me, &row, on).await);
+    }
     Ok(Json(render_one(state, Some(&me.id), &row).await?))
 }
 
@@ -857,12 +906,17 @@ async fn favourite(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engage(&state, &auth, &id, "write:favourites", |target| {
-        EngagementCommand::Favourite {
+    engage(
+        &state,
+        &auth,
+        &id,
+        "write:favourites",
+        Some(true),
+        |target| EngagementCommand::Favourite {
             target,
             at: now_millis(),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -871,7 +925,7 @@ async fn unfavourite(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engage(&state, &auth, &id, "write:favourites", |_| {
+    engage(&state, &auth, &id, "write:favourites", Some(false), |_| {
         EngagementCommand::Unfavourite { at: now_millis() }
     })
     .await
@@ -882,7 +936,7 @@ async fn bookmark(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engage(&state, &auth, &id, "write:bookmarks", |target| {
+    engage(&state, &auth, &id, "write:bookmarks", None, |target| {
         EngagementCommand::Bookmark {
             target,
             at: now_millis(),
@@ -896,7 +950,7 @@ async fn unbookmark(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engage(&state, &auth, &id, "write:bookmarks", |_| {
+    engage(&state, &auth, &id, "write:bookmarks", None, |_| {
         EngagementCommand::Unbookmark { at: now_millis() }
     })
     .await
@@ -948,6 +1002,17 @@ struct TimelineQuery {
     pinned: Option<bool>,
 }
 
+impl TimelineQuery {
+    /// Mastodon's `local` and `remote`: asking for both gives nothing, as there.
+    fn public_filter(&self) -> read::PublicFilter {
+        read::PublicFilter {
+            only_media: self.only_media.unwrap_or(false),
+            local: self.local == Some(true),
+            remote: self.remote == Some(true),
+        }
+    }
+}
+
 async fn statuses_page(
     state: &AppState,
     viewer: Option<&str>,
@@ -984,13 +1049,7 @@ async fn public(
     let viewer = viewer_of(&auth);
     let q: TimelineQuery = params.parse()?;
     let page = params.parse::<PageQuery>()?.page(20, 40)?;
-    if q.remote == Some(true) && q.local != Some(true) {
-        return statuses_page(&state, viewer.as_deref(), &uri, Vec::new()).await;
-    }
-    let filter = read::PublicFilter {
-        only_media: q.only_media.unwrap_or(false),
-    };
-    let rows = read::public(&state.db, viewer.as_deref(), None, filter, page).await?;
+    let rows = read::public(&state.db, viewer.as_deref(), None, q.public_filter(), page).await?;
     statuses_page(&state, viewer.as_deref(), &uri, rows).await
 }
 
@@ -1006,14 +1065,14 @@ async fn tag(
     let q: TimelineQuery = params.parse()?;
     let page = params.parse::<PageQuery>()?.page(20, 40)?;
     let tag = tag.trim_start_matches('#').to_lowercase();
-    let filter = read::PublicFilter {
-        only_media: q.only_media.unwrap_or(false),
-    };
-    let rows = if q.remote == Some(true) && q.local != Some(true) {
-        Vec::new()
-    } else {
-        read::public(&state.db, viewer.as_deref(), Some(&tag), filter, page).await?
-    };
+    let rows = read::public(
+        &state.db,
+        viewer.as_deref(),
+        Some(&tag),
+        q.public_filter(),
+        page,
+    )
+    .await?;
     statuses_page(&state, viewer.as_deref(), &uri, rows).await
 }
 

@@ -9,11 +9,11 @@ use peerpx_aggregates::engagement::engagement_id;
 use peerpx_aggregates::relationship::relationship_id;
 use peerpx_aggregates::upcast::upcasters;
 use peerpx_aggregates::{
-    Account, AccountCommand, AccountError, ActivityError, Engagement, EngagementCommand,
-    EngagementError, Inbound, InboundCommand, Instance, InstanceCommand, InstanceError, Media,
-    MediaCommand, MediaError, Outbound, OutboundCommand, Relationship, RelationshipCommand,
-    RelationshipError, RemoteAccount, RemoteAccountCommand, RemoteAccountError, Status,
-    StatusCommand, StatusError, INSTANCE_ID,
+    Account, AccountCommand, AccountError, ActivityError, DomainBlock, DomainBlockCommand,
+    DomainBlockError, Engagement, EngagementCommand, EngagementError, Inbound, InboundCommand,
+    Instance, InstanceCommand, InstanceError, Media, MediaCommand, MediaError, Outbound,
+    OutboundCommand, Relationship, RelationshipCommand, RelationshipError, RemoteAccount,
+    RemoteAccountCommand, RemoteAccountError, Status, StatusCommand, StatusError, INSTANCE_ID,
 };
 
 use crate::log::{EventLog, LAST_APPENDED};
@@ -35,6 +35,7 @@ pub struct Commands {
     remote_accounts: Framework<RemoteAccount>,
     inbound: Framework<Inbound>,
     outbound: Framework<Outbound>,
+    domain_blocks: Framework<DomainBlock>,
 }
 
 fn framework<A>(log: &EventLog) -> Framework<A>
@@ -68,6 +69,7 @@ impl Commands {
             remote_accounts: framework(&log),
             inbound: framework(&log),
             outbound: framework(&log),
+            domain_blocks: framework(&log),
             log,
         }
     }
@@ -195,6 +197,21 @@ impl Commands {
         positioned(
             self.outbound
                 .execute_with_metadata(activity_id, command, metadata),
+        )
+        .await
+    }
+
+    /// A domain block, keyed by the domain in its normal form
+    /// (`peerpx_aggregates::domain_block::normalize_domain`).
+    pub async fn domain_block(
+        &self,
+        domain: &str,
+        command: DomainBlockCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<DomainBlockError>> {
+        positioned(
+            self.domain_blocks
+                .execute_with_metadata(domain, command, metadata),
         )
         .await
     }

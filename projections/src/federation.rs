@@ -1,4 +1,5 @@
-//! Read model: Follow activities by id, the ones received and the ones sent.
+//! Read models: Follow activities by id, the ones received and the ones sent; and the received
+//! activities the inbox worker has not interpreted yet (`inbox_queue`).
 //!
 //! A `Follow` we accept or reject is answered with its own id; an `Accept` may name our `Follow`
 //! by id alone. Both need to go from an activity id to who follows whom and back. The rows come
@@ -63,6 +64,39 @@ pub async fn follow_by_id(db: &Db, activity_id: &str) -> Result<Option<(String, 
     }
 }
 
+/// A received activity the inbox worker has yet to interpret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub position: i64,
+    pub activity_id: String,
+    pub actor_uri: String,
+    /// The activity as received.
+    pub raw: String,
+}
+
+/// The oldest received activities not yet interpreted, after log position `after`.
+pub async fn pending(db: &Db, after: i64, limit: i64) -> Result<Vec<Pending>> {
+    let sql = db.sql(
+        "SELECT position, activity_id, actor_uri, raw FROM inbox_queue WHERE position > ? \
+         ORDER BY position LIMIT ?",
+    );
+    let rows = sqlx::query(&sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Pending {
+                position: sqlx::Row::try_get(r, "position")?,
+                activity_id: r.text("activity_id")?,
+                actor_uri: r.text("actor_uri")?,
+                raw: r.text("raw")?,
+            })
+        })
+        .collect()
+}
+
 pub struct FederationProjection;
 
 #[async_trait::async_trait]
@@ -72,10 +106,34 @@ impl Projection for FederationProjection {
     }
 
     fn tables(&self) -> &'static [(&'static str, &'static str)] {
-        &[("remote_follows", "activity_id")]
+        &[
+            ("remote_follows", "activity_id"),
+            ("inbox_queue", "position"),
+        ]
     }
 
     async fn apply(&self, tx: &mut Tx<'_>, recorded: &Recorded) -> Result<()> {
+        match &recorded.event {
+            DomainEvent::Inbound(InboundEvent::ActivityReceived(a)) => {
+                sqlx::query(&tx.sql(
+                    "INSERT INTO inbox_queue (position, activity_id, actor_uri, raw) \
+                     VALUES (?, ?, ?, ?)",
+                ))
+                .bind(recorded.position)
+                .bind(a.activity_id.clone())
+                .bind(a.actor_uri.clone())
+                .bind(a.raw.clone())
+                .execute(&mut *tx.conn)
+                .await?;
+            }
+            DomainEvent::Inbound(InboundEvent::ActivityInterpreted { .. }) => {
+                sqlx::query(&tx.sql("DELETE FROM inbox_queue WHERE activity_id = ?"))
+                    .bind(recorded.aggregate_id.clone())
+                    .execute(&mut *tx.conn)
+                    .await?;
+            }
+            _ => {}
+        }
         let (id, raw) = match &recorded.event {
             DomainEvent::Inbound(InboundEvent::ActivityReceived(a)) if a.kind == "Follow" => {
                 (&a.activity_id, &a.raw)

@@ -39,6 +39,21 @@ pub async fn get(db: &Db) -> Result<InstanceRow> {
     })
 }
 
+/// The instance actor's key pair (public SPKI PEM, private PKCS#8 PEM), once generated.
+pub async fn actor_key(db: &Db) -> Result<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT actor_public_key_pem, actor_private_key_pem FROM instance_settings WHERE id = 1",
+    )
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(row
+        .opt_text("actor_public_key_pem")?
+        .zip(row.opt_text("actor_private_key_pem")?))
+}
+
 pub struct InstanceProjection;
 
 #[async_trait::async_trait]
@@ -86,6 +101,16 @@ impl Projection for InstanceProjection {
                 .bind(s.description.clone())
                 .bind(s.contact_email.clone())
                 .bind(s.contact_username.clone())
+                .execute(&mut *tx.conn)
+                .await?;
+            }
+            InstanceEvent::InstanceActorKeyGenerated { key, .. } => {
+                sqlx::query(&tx.sql(
+                    "UPDATE instance_settings SET actor_public_key_pem = ?, \
+                     actor_private_key_pem = ? WHERE id = 1",
+                ))
+                .bind(key.public_pem.clone())
+                .bind(key.private_pem.clone())
                 .execute(&mut *tx.conn)
                 .await?;
             }

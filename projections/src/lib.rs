@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod commands;
 pub mod db;
 pub mod deliveries;
+pub mod domain_blocks;
 pub mod engagements;
 pub mod federation;
 pub mod instance;
@@ -43,7 +44,7 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
     #[error("event at position {position} cannot be read: {reason}")]
     BadEvent { position: i64, reason: String },
-    #[error("unknown projection {0:?} (known: accounts, instance, media, statuses, relationships, engagements, notifications, federation, deliveries)")]
+    #[error("unknown projection {0:?} (known: accounts, instance, media, statuses, relationships, engagements, notifications, federation, deliveries, domain_blocks)")]
     UnknownProjection(String),
 }
 

@@ -431,6 +431,7 @@ mod tests {
                 ..Content::default()
             },
             at: 6,
+            remote: None,
         })
     }
 

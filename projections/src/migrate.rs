@@ -77,6 +77,24 @@ macro_rules! migrations {
                     "/0008_deliveries.sql"
                 )),
             },
+            Migration {
+                version: 9,
+                name: "remote_statuses",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $engine,
+                    "/0009_remote_statuses.sql"
+                )),
+            },
+            Migration {
+                version: 10,
+                name: "domain_blocks",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $engine,
+                    "/0010_domain_blocks.sql"
+                )),
+            },
         ]
     };
 }

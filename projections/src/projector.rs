@@ -101,6 +101,7 @@ impl Projector {
                 Arc::new(crate::notifications::NotificationsProjection),
                 Arc::new(crate::federation::FederationProjection),
                 Arc::new(crate::deliveries::DeliveriesProjection),
+                Arc::new(crate::domain_blocks::DomainBlocksProjection),
             ],
         )
     }

@@ -3,8 +3,8 @@
 use cqrs_es::persist::SerializedEvent;
 use peerpx_aggregates::upcast::upcast;
 use peerpx_aggregates::{
-    AccountEvent, EngagementEvent, InboundEvent, InstanceEvent, MediaEvent, OutboundEvent,
-    RelationshipEvent, RemoteAccountEvent, StatusEvent,
+    AccountEvent, DomainBlockEvent, EngagementEvent, InboundEvent, InstanceEvent, MediaEvent,
+    OutboundEvent, RelationshipEvent, RemoteAccountEvent, StatusEvent,
 };
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -24,6 +24,7 @@ pub enum DomainEvent {
     RemoteAccount(RemoteAccountEvent),
     Inbound(InboundEvent),
     Outbound(OutboundEvent),
+    DomainBlock(DomainBlockEvent),
     /// An aggregate type this build does not know; projections skip it.
     Other {
         aggregate_type: String,
@@ -73,6 +74,7 @@ impl Recorded {
             "remote_account" => DomainEvent::RemoteAccount(parse(e.payload, bad)?),
             "inbound" => DomainEvent::Inbound(parse(e.payload, bad)?),
             "outbound" => DomainEvent::Outbound(parse(e.payload, bad)?),
+            "domain_block" => DomainEvent::DomainBlock(parse(e.payload, bad)?),
             _ => DomainEvent::Other {
                 aggregate_type: e.aggregate_type,
                 event_type: e.event_type,

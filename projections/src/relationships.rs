@@ -227,6 +227,37 @@ pub async fn is_following(db: &Db, account_id: &str, target_id: &str) -> Result<
     .await
 }
 
+/// Does any account of this node follow `target_id`?
+pub async fn has_local_follower(db: &Db, target_id: &str) -> Result<bool> {
+    exists(
+        db,
+        "SELECT 1 FROM follows f JOIN accounts a ON a.id = f.account_id \
+         WHERE f.target_id = ? AND a.domain IS NULL",
+        &[target_id],
+    )
+    .await
+}
+
+/// The inboxes of `target_id`'s followers on other nodes: `(inbox, shared inbox)`.
+pub async fn remote_follower_inboxes(
+    db: &Db,
+    target_id: &str,
+) -> Result<Vec<(String, Option<String>)>> {
+    let sql = db.sql(
+        "SELECT a.inbox_url, a.shared_inbox_url FROM follows f \
+         JOIN accounts a ON a.id = f.account_id \
+         WHERE f.target_id = ? AND a.domain IS NOT NULL AND a.inbox_url IS NOT NULL \
+         ORDER BY f.position",
+    );
+    let rows = sqlx::query(&sql)
+        .bind(target_id.to_string())
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.text("inbox_url")?, r.opt_text("shared_inbox_url")?)))
+        .collect()
+}
+
 /// Does `account_id` block `target_id`?
 pub async fn is_blocking(db: &Db, account_id: &str, target_id: &str) -> Result<bool> {
     exists(

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use peerpx_aggregates::status::{Content, Mention, Post};
+use peerpx_aggregates::status::{Content, Mention, Post, RemoteMedia};
 use peerpx_aggregates::StatusEvent;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -39,6 +39,12 @@ pub struct StatusRow {
     pub edited_at: Option<i64>,
     pub tags: Vec<String>,
     pub mentions: Vec<Mention>,
+    /// The ActivityPub id of a status received from another node (`None` for local ones).
+    pub uri: Option<String>,
+    /// The page of a remote status on its node.
+    pub url: Option<String>,
+    /// The photos of a remote status, which stay on its node.
+    pub remote_media: Vec<RemoteMedia>,
 }
 
 /// One version of a status (the first one included).
@@ -51,7 +57,8 @@ pub struct Version {
 
 const COLUMNS: &str = "s.id, s.account_id, s.in_reply_to_id, s.in_reply_to_account_id, \
     s.visibility, s.text, s.content, s.spoiler_text, s.is_sensitive, s.language, s.title, \
-    s.licence, s.allow_download, s.media_count, s.created_at, s.edited_at";
+    s.licence, s.allow_download, s.media_count, s.created_at, s.edited_at, s.uri, s.url, \
+    s.remote_media";
 
 fn from_row(row: &AnyRow) -> Result<StatusRow> {
     Ok(StatusRow {
@@ -73,7 +80,25 @@ fn from_row(row: &AnyRow) -> Result<StatusRow> {
         edited_at: row.try_get("edited_at")?,
         tags: Vec::new(),
         mentions: Vec::new(),
+        uri: row.opt_text("uri")?,
+        url: row.opt_text("url")?,
+        remote_media: match row.opt_text("remote_media")? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| Error::BadEvent {
+                position: 0,
+                reason: format!("remote media of a status: {e}"),
+            })?,
+            None => Vec::new(),
+        },
     })
+}
+
+fn remote_media_json(c: &Content) -> Option<String> {
+    (!c.remote_media.is_empty())
+        .then(|| serde_json::to_string(&c.remote_media).unwrap_or_else(|_| "[]".into()))
+}
+
+fn media_count(c: &Content) -> i64 {
+    i64::try_from(c.media.len() + c.remote_media.len()).unwrap_or(i64::MAX)
 }
 
 /// Who is looking: `None` for an anonymous visitor.
@@ -198,6 +223,34 @@ pub async fn visible_by_id(db: &Db, viewer: Viewer<'_>, id: i64) -> Result<Optio
         .pop())
 }
 
+/// The status whose ActivityPub id is `uri`, local or remote, whoever may see it.
+pub async fn by_uri(db: &Db, config_base: &str, uri: &str) -> Result<Option<StatusRow>> {
+    // Our own statuses' URIs are `{base}/users/{name}/statuses/{id}`.
+    if let Some(rest) = uri.strip_prefix(&format!("{config_base}/users/")) {
+        if let Some((_, id)) = rest.split_once("/statuses/") {
+            return match id.parse::<i64>() {
+                Ok(id) => by_id(db, id).await.map(|s| s.filter(|s| s.uri.is_none())),
+                Err(_) => Ok(None),
+            };
+        }
+        return Ok(None);
+    }
+    let sql = format!("SELECT {COLUMNS} FROM statuses s WHERE s.uri = ?");
+    let sql = db.sql(&sql);
+    let row = sqlx::query(&sql)
+        .bind(uri.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    match row {
+        Some(r) => {
+            let mut rows = vec![from_row(&r)?];
+            attach_tags_and_mentions(db, &mut rows).await?;
+            Ok(rows.pop())
+        }
+        None => Ok(None),
+    }
+}
+
 /// A status whatever its visibility (for its author's edits and deletes).
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<StatusRow>> {
     let sql = format!("SELECT {COLUMNS} FROM statuses s WHERE s.id = ?");
@@ -242,6 +295,10 @@ pub async fn home(db: &Db, viewer: &str, page: Page) -> Result<Vec<StatusRow>> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PublicFilter {
     pub only_media: bool,
+    /// Only statuses of this node's accounts.
+    pub local: bool,
+    /// Only statuses received from other nodes.
+    pub remote: bool,
 }
 
 /// Public statuses (not replies to others, like Mastodon's public timelines), optionally with a tag.
@@ -258,6 +315,12 @@ pub async fn public(
     let mut args: Vec<Arg> = Vec::new();
     if filter.only_media {
         condition.push_str(" AND s.media_count > 0");
+    }
+    if filter.local {
+        condition.push_str(" AND s.uri IS NULL");
+    }
+    if filter.remote {
+        condition.push_str(" AND s.uri IS NOT NULL");
     }
     if let Some(tag) = tag {
         condition.push_str(
@@ -511,8 +574,8 @@ impl StatusesProjection {
         sqlx::query(&tx.sql(
             "INSERT INTO statuses (id, account_id, in_reply_to_id, in_reply_to_account_id, \
              visibility, text, content, spoiler_text, is_sensitive, language, title, licence, \
-             allow_download, media_count, created_at, edited_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+             allow_download, media_count, created_at, edited_at, uri, url, remote_media) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
         ))
         .bind(id)
         .bind(post.account_id.clone())
@@ -527,8 +590,11 @@ impl StatusesProjection {
         .bind(c.title.clone())
         .bind(c.licence.clone())
         .bind(i64::from(c.allow_download))
-        .bind(i64::try_from(c.media.len()).unwrap_or(i64::MAX))
+        .bind(media_count(c))
         .bind(post.at)
+        .bind(post.remote.as_ref().map(|r| r.uri.clone()))
+        .bind(post.remote.as_ref().and_then(|r| r.url.clone()))
+        .bind(remote_media_json(c))
         .execute(&mut *tx.conn)
         .await?;
         Self::write_content(tx, id, c, post.at).await
@@ -562,7 +628,7 @@ impl Projection for StatusesProjection {
                 sqlx::query(&tx.sql(
                     "UPDATE statuses SET text = ?, content = ?, spoiler_text = ?, \
                      is_sensitive = ?, language = ?, title = ?, licence = ?, allow_download = ?, \
-                     edited_at = ? WHERE id = ?",
+                     edited_at = ?, media_count = ?, remote_media = ? WHERE id = ?",
                 ))
                 .bind(c.text.clone())
                 .bind(c.html.clone())
@@ -573,6 +639,8 @@ impl Projection for StatusesProjection {
                 .bind(c.licence.clone())
                 .bind(i64::from(c.allow_download))
                 .bind(*at)
+                .bind(media_count(c))
+                .bind(remote_media_json(c))
                 .bind(id)
                 .execute(&mut *tx.conn)
                 .await?;

@@ -161,8 +161,9 @@ async fn a_remote_follow_is_requested_then_accepted_and_seen_on_both_nodes(engin
     .await;
     // Remote accounts, follows and Follow ids rebuild identically from either log.
     for node in [&a, &b] {
-        // Every read model first catches up with the log (they follow it independently).
-        node.node().state.settle(node.head().await).await;
+        // Every read model first catches up with the log (they follow it independently), and
+        // the inbox worker is done.
+        node.quiet().await;
         let projector = &node.node().state.projector;
         let before = projector.snapshot().await.expect("snapshot");
         projector.replay(None).await.expect("replay");
@@ -325,10 +326,12 @@ async fn inboxes_refuse_unverifiable_activities_and_take_a_redelivery_once() {
     let headers = ana_signs.sign_post(&inbox, body.as_bytes()).expect("sign");
     let (status, reason) = post(&b, inbox.as_str(), headers.clone(), &body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{reason}");
+    b.quiet().await;
     let after_first = b.head().await;
     assert!(after_first > head);
     let (status, _) = post(&b, inbox.as_str(), headers, &body).await;
     assert_eq!(status, StatusCode::ACCEPTED);
+    b.quiet().await;
     assert_eq!(b.head().await, after_first, "a redelivery changes nothing");
     let followers = expect_json(
         b.get(&format!("/api/v1/accounts/{ben_id}/followers"), Some(&ben))

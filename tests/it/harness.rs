@@ -140,7 +140,9 @@ impl TestNode {
             .expect("node starts");
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
+            // Generous: a loaded 2-core CI machine processing 12 MP photos in a debug build is
+            // slow, and no test measures time through this client.
+            .timeout(Duration::from_secs(120))
             .build()
             .expect("client");
         Some(Self {
@@ -220,6 +222,25 @@ impl TestNode {
             .head()
             .await
             .expect("log head")
+    }
+
+    /// Waits until every received activity is interpreted and every read model has reached the
+    /// log's head: the node has nothing left to do about what it was sent.
+    pub async fn quiet(&self) {
+        eventually(
+            Duration::from_secs(60),
+            "the inbox worker and the read models to finish",
+            || async {
+                let state = &self.node().state;
+                let head = self.head().await;
+                state.settle(head).await;
+                let pending = peerpx_projections::federation::pending(&state.db, 0, 1)
+                    .await
+                    .expect("inbox queue");
+                (pending.is_empty() && self.head().await == head).then_some(())
+            },
+        )
+        .await;
     }
 
     /// Creates an approved account directly through the domain (as `peerpx admin` does).

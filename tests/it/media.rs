@@ -690,6 +690,7 @@ fn post(id: &str, account_id: &str, media: &[(&str, &str)]) -> Post {
             ..Content::default()
         },
         at: 10,
+        remote: None,
     }
 }
 

@@ -87,8 +87,29 @@ async fn replay_rebuilds_every_read_model_identically(engine: Engine) {
         .await
         .expect("settings");
     expect_json(r, StatusCode::OK).await;
+    // Domain blocks: one made, one made then changed, one made then lifted.
+    let blocks = "/api/v1/admin/domain_blocks";
+    for domain in ["kept.example", "changed.example", "lifted.example"] {
+        let form = [("domain", domain), ("public_comment", "replayed")];
+        let b = expect_json(
+            node.post_form(blocks, Some(&admin), &form).await,
+            StatusCode::OK,
+        )
+        .await;
+        let one = format!("{blocks}/{}", b["id"].as_str().expect("id"));
+        let r = match domain {
+            "changed.example" => {
+                let change = serde_json::json!({"severity": "silence", "obfuscate": true});
+                node.put_json(&one, Some(&admin), &change).await
+            }
+            "lifted.example" => node.delete(&one, Some(&admin)).await,
+            _ => continue,
+        };
+        expect_json(r, StatusCode::OK).await;
+    }
 
     let before = state.projector.snapshot().await.expect("snapshot");
+    assert_eq!(before["domain_blocks"].len(), 2, "{before:?}");
     assert_eq!(
         before["accounts"].len(),
         4,
@@ -106,7 +127,8 @@ async fn replay_rebuilds_every_read_model_identically(engine: Engine) {
             "engagements",
             "notifications",
             "federation",
-            "deliveries"
+            "deliveries",
+            "domain_blocks"
         ]
     );
     let head = node.head().await;
@@ -283,7 +305,7 @@ async fn replay_rebuilds_photos_and_the_social_graph_identically(engine: Engine)
         assert!(rows >= at_least, "{table} has {rows} rows: {before:?}");
     }
     let report = state.projector.replay(None).await.expect("replay");
-    assert_eq!(report.projections.len(), 9);
+    assert_eq!(report.projections.len(), 10);
     let after = state.projector.snapshot().await.expect("snapshot");
     assert_eq!(before, after, "replay changed a read model");
     state

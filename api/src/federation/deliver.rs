@@ -8,14 +8,17 @@
 use cqrs_es::AggregateError;
 use peerpx_aggregates::activity::QueuedActivity;
 use peerpx_aggregates::OutboundCommand;
-use peerpx_projections::accounts::AccountRow;
+use peerpx_projections::accounts::{self, AccountRow};
 use peerpx_projections::log::metadata;
-use peerpx_projections::{federation as follows_model, now_millis};
+use peerpx_projections::statuses::StatusRow;
+use peerpx_projections::{federation as follows_model, now_millis, relationships};
 use serde_json::{json, Value};
 use url::Url;
 
+use super::actors::person;
 use super::fetch::FetchError;
-use super::ld::{actor_url, ACTIVITY_STREAMS};
+use super::ld::{actor_url, status_url, with_context, ACTIVITY_STREAMS, PUBLIC};
+use super::objects;
 use super::signatures::Signer;
 use crate::auth::new_id;
 use crate::{ApiError, ApiResult, AppState};
@@ -94,13 +97,29 @@ pub async fn send(
     let Some(remote) = &to.remote else {
         return Ok(());
     };
+    let recipients = [(remote.inbox_url.clone(), remote.shared_inbox_url.clone())];
+    queue(state, from, &recipients, activity).await
+}
+
+/// Records `activity`, sent by local `from`, for the inboxes of `recipients` (`(inbox, shared
+/// inbox)`, one delivery per host); nothing when there is no one to send it to.
+pub async fn queue(
+    state: &AppState,
+    from: &AccountRow,
+    recipients: &[(String, Option<String>)],
+    activity: Value,
+) -> ApiResult<()> {
+    let inboxes = inboxes(recipients);
+    if inboxes.is_empty() {
+        return Ok(());
+    }
     let id = activity["id"].as_str().unwrap_or_default().to_string();
     let kind = activity["type"].as_str().unwrap_or_default().to_string();
     let queued = QueuedActivity {
         activity_id: id.clone(),
         account_id: from.id.clone(),
         kind,
-        inboxes: inboxes(&[(remote.inbox_url.clone(), remote.shared_inbox_url.clone())]),
+        inboxes,
         raw: activity.to_string(),
         at: now_millis(),
     };
@@ -118,6 +137,151 @@ pub async fn send(
         })?;
     state.settle(position).await;
     Ok(())
+}
+
+/// Where a local status goes: its author's followers on other nodes (unless it is direct) and
+/// the remote accounts it mentions (a reply mentions the author replied to).
+pub async fn status_recipients(
+    state: &AppState,
+    author: &AccountRow,
+    s: &StatusRow,
+) -> ApiResult<Vec<(String, Option<String>)>> {
+    let mut out = if s.visibility == "direct" {
+        Vec::new()
+    } else {
+        relationships::remote_follower_inboxes(&state.db, &author.id).await?
+    };
+    let mentioned: Vec<String> = s.mentions.iter().map(|m| m.account_id.clone()).collect();
+    for a in accounts::by_ids(&state.db, &mentioned).await? {
+        if let Some(r) = a.remote {
+            out.push((r.inbox_url, r.shared_inbox_url));
+        }
+    }
+    Ok(out)
+}
+
+/// Sends a local status to where it goes, as `Create` (just posted) or `Update` (edited).
+pub async fn send_note(
+    state: &AppState,
+    author: &AccountRow,
+    s: &StatusRow,
+    kind: &str,
+) -> ApiResult<()> {
+    if s.uri.is_some() || author.remote.is_some() {
+        return Ok(());
+    }
+    let recipients = status_recipients(state, author, s).await?;
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let Some(note) = objects::notes(state, author, std::slice::from_ref(s))
+        .await?
+        .pop()
+    else {
+        return Ok(());
+    };
+    let mut activity = objects::create(&note);
+    if kind == "Update" {
+        let at = s.edited_at.unwrap_or(s.created_at);
+        activity["id"] = json!(format!(
+            "{}#updates/{at}",
+            note["id"].as_str().unwrap_or("")
+        ));
+        activity["type"] = json!("Update");
+        if let Some(updated) = note.get("updated") {
+            activity["published"] = updated.clone();
+        }
+    }
+    queue(
+        state,
+        author,
+        &recipients,
+        with_context(&state.config, activity),
+    )
+    .await
+}
+
+/// Sends `Delete` of a local status (to those its `Create` went to: read them before the
+/// status is gone).
+pub async fn send_delete(
+    state: &AppState,
+    author: &AccountRow,
+    s: &StatusRow,
+    recipients: &[(String, Option<String>)],
+) -> ApiResult<()> {
+    if s.uri.is_some() || author.remote.is_some() {
+        return Ok(());
+    }
+    let actor = actor_url(&state.config, &author.username);
+    let uri = status_url(&state.config, &author.username, s.id);
+    let activity = json!({
+        "@context": ACTIVITY_STREAMS,
+        "id": format!("{uri}#delete"),
+        "type": "Delete",
+        "actor": actor,
+        "to": [PUBLIC],
+        "object": { "id": uri, "type": "Tombstone" },
+    });
+    queue(state, author, recipients, activity).await
+}
+
+/// Sends `Like` of a remote status by local `me` to its author, or `Undo` of it.
+pub async fn send_like(
+    state: &AppState,
+    me: &AccountRow,
+    s: &StatusRow,
+    on: bool,
+) -> ApiResult<()> {
+    let Some(uri) = &s.uri else {
+        return Ok(());
+    };
+    let Some(author) = accounts::by_id(&state.db, &s.account_id).await? else {
+        return Ok(());
+    };
+    let actor = actor_url(&state.config, &me.username);
+    let like = json!({
+        "@context": ACTIVITY_STREAMS,
+        "id": format!("{actor}#likes/{}", s.id),
+        "type": "Like",
+        "actor": actor,
+        "object": uri,
+    });
+    let activity = if on {
+        let mut like = like;
+        like["id"] = json!(format!("{actor}#likes/{}/{}", s.id, new_id()));
+        like
+    } else {
+        respond(
+            "Undo",
+            &format!("{actor}#likes/{}/undo/{}", s.id, new_id()),
+            &actor,
+            like,
+        )
+    };
+    send(state, me, &author, activity).await
+}
+
+/// Sends `Update` of local `me`'s actor to the followers elsewhere.
+pub async fn send_profile(state: &AppState, me: &AccountRow) -> ApiResult<()> {
+    if me.remote.is_some() {
+        return Ok(());
+    }
+    let recipients = relationships::remote_follower_inboxes(&state.db, &me.id).await?;
+    let actor = actor_url(&state.config, &me.username);
+    let activity = json!({
+        "id": format!("{actor}#updates/{}", new_id()),
+        "type": "Update",
+        "actor": actor,
+        "to": [PUBLIC],
+        "object": person(&state.config, me),
+    });
+    queue(
+        state,
+        me,
+        &recipients,
+        with_context(&state.config, activity),
+    )
+    .await
 }
 
 /// Sends `Follow` from local `me` to remote `target`.

@@ -3,8 +3,8 @@
 //! An activity is taken only with a valid HTTP signature whose key belongs to the activity's
 //! actor; anything else is a 401 with the reason, and nothing is appended. A verified activity is
 //! appended as received (`Inbound`, keyed by its id: a redelivery appends nothing and is not
-//! interpreted again), then interpreted: follows, their answers and their undoing become
-//! relationship commands. Unknown activities are kept and otherwise ignored.
+//! interpreted again) and answered 202 at once; the inbox worker (`interpret`) then does what
+//! it asks. Unknown activities are kept and otherwise ignored.
 
 use std::sync::Mutex;
 
@@ -13,15 +13,13 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use cqrs_es::AggregateError;
 use peerpx_aggregates::activity::ReceivedActivity;
-use peerpx_aggregates::{InboundCommand, RelationshipCommand, RelationshipError, RemoteProfile};
-use peerpx_projections::accounts::{self, AccountRow};
+use peerpx_aggregates::{InboundCommand, RemoteProfile};
+use peerpx_projections::accounts;
 use peerpx_projections::log::metadata;
-use peerpx_projections::{federation as follows_model, now_millis, relationships};
+use peerpx_projections::now_millis;
 use serde_json::Value;
 
 use super::actors::active_account;
-use super::deliver;
-use super::ld::actor_url;
 use super::resolve::{self, signer_for};
 use super::signatures::{self, ResolvedKey, Signer};
 use crate::{ApiError, ApiResult, AppState};
@@ -117,6 +115,7 @@ async fn receive(
     headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult<StatusCode> {
+    super::domain_blocks::refuse_blocked_sender(state, headers, body).await?;
     let path_and_query = uri
         .0
         .path_and_query()
@@ -192,168 +191,7 @@ async fn receive(
         })?;
     if position == 0 {
         tracing::debug!(%id, "activity already received");
-        return Ok(StatusCode::ACCEPTED);
     }
-    state.settle(position).await;
-    if let Err(e) = interpret(state, &sender, kind, &activity).await {
-        // The activity is in the log; what could not be done with it is logged, not refused.
-        tracing::warn!(%id, %kind, error = %e, "activity received but not applied");
-    }
+    // The inbox worker (`interpret`) does what it asks; the sender need not wait for that.
     Ok(StatusCode::ACCEPTED)
-}
-
-/// The local account an actor URL of ours names.
-async fn local_actor(state: &AppState, uri: &str) -> ApiResult<Option<AccountRow>> {
-    let prefix = actor_url(&state.config, "");
-    let Some(name) = uri
-        .strip_prefix(prefix.as_str())
-        .filter(|n| !n.is_empty())
-        .filter(|n| !n.contains('/'))
-    else {
-        return Ok(None);
-    };
-    Ok(accounts::by_username(&state.db, name)
-        .await?
-        .filter(|a| a.state == "active"))
-}
-
-async fn interpret(
-    state: &AppState,
-    sender: &AccountRow,
-    kind: &str,
-    activity: &Value,
-) -> ApiResult<()> {
-    let object = activity.get("object").cloned().unwrap_or(Value::Null);
-    match kind {
-        "Follow" => {
-            let target = id_of(&object).unwrap_or_default();
-            match local_actor(state, target).await? {
-                Some(local) => follow(state, sender, &local).await,
-                None => Ok(()),
-            }
-        }
-        "Accept" | "Reject" => {
-            let Some(local) = followed_by_local(state, sender, &object).await? else {
-                return Ok(());
-            };
-            let at = now_millis();
-            let command = if kind == "Accept" {
-                RelationshipCommand::Authorize { at }
-            } else {
-                RelationshipCommand::Sever { at }
-            };
-            run(state, sender, &local.id, &sender.id, command).await
-        }
-        "Undo" => {
-            let inner = match &object {
-                Value::Object(_) => object.get("type").and_then(Value::as_str),
-                Value::String(id) => follows_model::follow_by_id(&state.db, id)
-                    .await?
-                    .map(|_| "Follow"),
-                _ => None,
-            };
-            if inner != Some("Follow") {
-                return Ok(());
-            }
-            let target = match &object {
-                Value::String(id) => follows_model::follow_by_id(&state.db, id)
-                    .await?
-                    .filter(|(follower, _)| follower == activity["actor"].as_str().unwrap_or(""))
-                    .map(|(_, followee)| followee),
-                other => other.get("object").and_then(id_of).map(str::to_string),
-            };
-            let Some(local) = local_actor(state, &target.unwrap_or_default()).await? else {
-                return Ok(());
-            };
-            let command = RelationshipCommand::Unfollow { at: now_millis() };
-            run(state, sender, &sender.id, &local.id, command).await
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The local account whose Follow of `sender` the `Accept`/`Reject` object names.
-async fn followed_by_local(
-    state: &AppState,
-    sender: &AccountRow,
-    object: &Value,
-) -> ApiResult<Option<AccountRow>> {
-    let pair = match object {
-        Value::String(id) => follows_model::follow_by_id(&state.db, id).await?,
-        Value::Object(_) => {
-            let actor = object.get("actor").and_then(id_of);
-            let target = object.get("object").and_then(id_of);
-            match (actor, target) {
-                (Some(a), Some(t)) => Some((a.to_string(), t.to_string())),
-                // Only an id, embedded: look it up.
-                _ => match object.get("id").and_then(Value::as_str) {
-                    Some(id) => follows_model::follow_by_id(&state.db, id).await?,
-                    None => None,
-                },
-            }
-        }
-        _ => None,
-    };
-    let Some((follower, followee)) = pair else {
-        return Ok(None);
-    };
-    let sender_uri = sender.remote.as_ref().map_or("", |r| r.uri.as_str());
-    if followee != sender_uri {
-        return Ok(None);
-    }
-    local_actor(state, &follower).await
-}
-
-/// A remote Follow of a local account: a request when the account is locked, refused when it
-/// blocks the follower, otherwise answered with Accept.
-async fn follow(state: &AppState, sender: &AccountRow, local: &AccountRow) -> ApiResult<()> {
-    if relationships::is_blocking(&state.db, &local.id, &sender.id).await? {
-        return deliver::send_answer(state, "Reject", local, sender).await;
-    }
-    let command = RelationshipCommand::Follow {
-        account_id: sender.id.clone(),
-        target_id: local.id.clone(),
-        locked: local.locked,
-        at: now_millis(),
-    };
-    run(state, sender, &sender.id, &local.id, command).await?;
-    if relationships::is_following(&state.db, &sender.id, &local.id).await? {
-        deliver::send_answer(state, "Accept", local, sender).await?;
-    }
-    Ok(())
-}
-
-async fn run(
-    state: &AppState,
-    sender: &AccountRow,
-    account_id: &str,
-    target_id: &str,
-    command: RelationshipCommand,
-) -> ApiResult<()> {
-    let mut attempts = 0;
-    loop {
-        let result = state
-            .commands
-            .relationship(
-                account_id,
-                target_id,
-                command.clone(),
-                metadata(Some(&sender.id), "inbox"),
-            )
-            .await;
-        match result {
-            Ok(position) => {
-                state.settle(position).await;
-                return Ok(());
-            }
-            Err(AggregateError::AggregateConflict) if attempts < 3 => attempts += 1,
-            // Nothing to accept, reject or undo: the activity changes nothing.
-            Err(AggregateError::UserError(
-                RelationshipError::NoRequest
-                | RelationshipError::Blocking
-                | RelationshipError::SelfTarget,
-            )) => return Ok(()),
-            Err(e) => return Err(ApiError::internal(e)),
-        }
-    }
 }

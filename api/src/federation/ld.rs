@@ -154,6 +154,7 @@ pub(crate) fn test_config() -> ApiConfig {
         media_workers: 1,
         max_media_per_status: 4,
         allow_private_addresses: false,
+        authorized_fetch: false,
         delivery: Default::default(),
     }
 }

@@ -6,13 +6,18 @@
 //! only load rows and negotiate between JSON-LD and HTML.
 
 pub mod actors;
+pub mod authorized_fetch;
 pub mod collections;
 pub mod deliver;
+pub mod domain_blocks;
 pub mod fetch;
 pub mod html;
 pub mod inbox;
+pub mod instance_actor;
+pub mod interpret;
 pub mod keys;
 pub mod ld;
+pub mod notes;
 pub mod objects;
 pub mod queue;
 pub mod resolve;
@@ -36,6 +41,7 @@ pub fn routes() -> Router<AppState> {
             get(webfinger::host_meta_json),
         )
         .route("/ns", get(ld::namespace_document))
+        .route("/actor", get(instance_actor::actor))
         .route("/users/{username}", get(actors::actor))
         .route("/users/{username}/outbox", get(collections::outbox))
         .route("/users/{username}/followers", get(collections::followers))

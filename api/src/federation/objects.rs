@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use peerpx_aggregates::media::Exif;
-use peerpx_aggregates::status::LICENCES;
+use peerpx_aggregates::status::{Mention, LICENCES};
 use peerpx_projections::accounts::{self, AccountRow};
 use peerpx_projections::media::MediaRow;
 use peerpx_projections::statuses::{self as read, StatusRow};
@@ -24,18 +24,43 @@ use super::ld::{self, actor_url, status_page_url, status_url, PUBLIC};
 use crate::entities::iso;
 use crate::{ApiConfig, ApiError, ApiResult, AppState};
 
+/// What a note links to beyond its own row: the URI of the status it replies to, and the actor
+/// URIs of mentioned remote accounts (by account id; local ones derive from their names).
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    pub in_reply_to: Option<String>,
+    pub mention_uris: HashMap<String, String>,
+}
+
+impl Links {
+    pub fn reply(uri: &str) -> Self {
+        Self {
+            in_reply_to: Some(uri.to_string()),
+            ..Self::default()
+        }
+    }
+
+    fn mention_uri(&self, config: &ApiConfig, m: &Mention) -> String {
+        self.mention_uris
+            .get(&m.account_id)
+            .cloned()
+            .unwrap_or_else(|| actor_url(config, &m.username))
+    }
+}
+
 /// Who a status is addressed to, `(to, cc)`, by visibility as Mastodon addresses it: mentioned
 /// people are always among the recipients.
 pub fn audience(
     config: &ApiConfig,
     author: &AccountRow,
     s: &StatusRow,
+    links: &Links,
 ) -> (Vec<String>, Vec<String>) {
     let followers = format!("{}/followers", actor_url(config, &author.username));
     let mentioned: Vec<String> = s
         .mentions
         .iter()
-        .map(|m| actor_url(config, &m.username))
+        .map(|m| links.mention_uri(config, m))
         .collect();
     let with_mentioned = |first: &str| {
         let mut list = vec![first.to_string()];
@@ -116,20 +141,26 @@ pub fn note(
     author: &AccountRow,
     s: &StatusRow,
     media: &[MediaRow],
-    in_reply_to: Option<&str>,
+    links: &Links,
 ) -> Value {
     let base = config.base_url();
-    let (to, cc) = audience(config, author, s);
+    let (to, cc) = audience(config, author, s, links);
+    let in_reply_to = links.in_reply_to.as_deref();
     let mut tags: Vec<Value> = s
         .tags
         .iter()
         .map(|t| json!({ "type": "Hashtag", "href": format!("{base}/tags/{t}"), "name": format!("#{t}") }))
         .collect();
     tags.extend(s.mentions.iter().map(|m| {
+        let name = if m.username.contains('@') {
+            format!("@{}", m.username)
+        } else {
+            format!("@{}@{}", m.username, config.domain)
+        };
         json!({
             "type": "Mention",
-            "href": actor_url(config, &m.username),
-            "name": format!("@{}@{}", m.username, config.domain),
+            "href": links.mention_uri(config, m),
+            "name": name,
         })
     }));
     let (licence, licence_name, licence_url) = LICENCES
@@ -195,7 +226,9 @@ pub async fn public_status(
         .ok_or(ApiError::NotFound)?;
     let author = accounts::by_id(&state.db, &status.account_id)
         .await?
-        .filter(|a| a.username.eq_ignore_ascii_case(username) && a.state == "active")
+        .filter(|a| {
+            a.remote.is_none() && a.username.eq_ignore_ascii_case(username) && a.state == "active"
+        })
         .ok_or(ApiError::NotFound)?;
     Ok((author, status))
 }
@@ -208,28 +241,42 @@ pub async fn notes(
 ) -> ApiResult<Vec<Value>> {
     let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
     let mut media = peerpx_projections::media::for_statuses(&state.db, &ids).await?;
-    let parent_authors: Vec<String> = rows
+    // The statuses replied to (their URIs), and the people mentioned (remote ones' actor URIs).
+    let mut parents: HashMap<i64, String> = HashMap::new();
+    for id in rows.iter().filter_map(|s| s.in_reply_to_id) {
+        if parents.contains_key(&id) {
+            continue;
+        }
+        if let Some(p) = read::by_id(&state.db, id).await? {
+            let uri = match p.uri {
+                Some(uri) => Some(uri),
+                None => accounts::by_id(&state.db, &p.account_id)
+                    .await?
+                    .map(|a| status_url(&state.config, &a.username, p.id)),
+            };
+            if let Some(uri) = uri {
+                parents.insert(id, uri);
+            }
+        }
+    }
+    let mentioned: Vec<String> = rows
         .iter()
-        .filter_map(|s| s.in_reply_to_account_id.clone())
+        .flat_map(|s| s.mentions.iter().map(|m| m.account_id.clone()))
         .collect();
-    let usernames: HashMap<String, String> = accounts::by_ids(&state.db, &parent_authors)
+    let mention_uris: HashMap<String, String> = accounts::by_ids(&state.db, &mentioned)
         .await?
         .into_iter()
-        .map(|a| (a.id, a.username))
+        .filter_map(|a| a.remote.map(|r| (a.id, r.uri)))
         .collect();
     Ok(rows
         .iter()
         .map(|s| {
-            let parent = s
-                .in_reply_to_id
-                .zip(s.in_reply_to_account_id.as_ref())
-                .and_then(|(id, account)| {
-                    usernames
-                        .get(account)
-                        .map(|u| status_url(&state.config, u, id))
-                });
+            let links = Links {
+                in_reply_to: s.in_reply_to_id.and_then(|id| parents.get(&id).cloned()),
+                mention_uris: mention_uris.clone(),
+            };
             let photos = media.remove(&s.id).unwrap_or_default();
-            note(&state.config, author, s, &photos, parent.as_deref())
+            note(&state.config, author, s, &photos, &links)
         })
         .collect())
 }
@@ -299,6 +346,9 @@ mod tests {
                 account_id: "200".into(),
                 username: "ben".into(),
             }],
+            uri: None,
+            url: None,
+            remote_media: Vec::new(),
         }
     }
 
@@ -346,7 +396,13 @@ mod tests {
     #[test]
     fn a_photo_post_is_a_note_with_its_image_exif_cids_and_licence() {
         let config = test_config();
-        let v = note(&config, &ana(), &status("public"), &[photo()], None);
+        let v = note(
+            &config,
+            &ana(),
+            &status("public"),
+            &[photo()],
+            &Links::default(),
+        );
         assert_eq!(v["id"], "https://photos.example/users/Ana/statuses/42");
         assert_eq!(v["type"], "Note");
         assert_eq!(v["attributedTo"], "https://photos.example/users/Ana");
@@ -403,7 +459,7 @@ mod tests {
             ("direct", json!([BEN]), json!([])),
         ];
         for (visibility, to, cc) in cases {
-            let v = note(&config, &ana(), &status(visibility), &[], None);
+            let v = note(&config, &ana(), &status(visibility), &[], &Links::default());
             assert_eq!((&v["to"], &v["cc"]), (&to, &cc), "{visibility}");
         }
     }
@@ -429,7 +485,7 @@ mod tests {
         p.description = None;
         p.focus = None;
         let parent = "https://photos.example/users/ben/statuses/41";
-        let v = note(&config, &ana(), &s, &[p], Some(parent));
+        let v = note(&config, &ana(), &s, &[p], &Links::reply(parent));
         assert_eq!(v["inReplyTo"], parent);
         assert_eq!(
             (v["summary"].clone(), v["sensitive"].clone()),
@@ -450,7 +506,7 @@ mod tests {
     #[test]
     fn the_create_wraps_the_note_with_its_recipients() {
         let config = test_config();
-        let note = note(&config, &ana(), &status("public"), &[], None);
+        let note = note(&config, &ana(), &status("public"), &[], &Links::default());
         let create = create(&note);
         assert_eq!(
             create["id"],

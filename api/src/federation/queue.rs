@@ -177,6 +177,9 @@ fn release(in_flight: &Mutex<InFlight>, row: &DeliveryRow) {
 
 /// Sends one row's activity and records the outcome.
 async fn attempt(state: &AppState, row: &DeliveryRow) {
+    if super::domain_blocks::refuse_delivery(state, row).await {
+        return;
+    }
     let result = send(state, row).await;
     let at = now_millis();
     let command = match result {

@@ -72,6 +72,9 @@ pub async fn resolve_acct(
     domain: &str,
     signer: Option<&Signer>,
 ) -> Resolved<AccountRow> {
+    if let Some(refused) = super::domain_blocks::refuse_resolving(state, domain).await? {
+        return Ok(Err(refused));
+    }
     if let Some(known) = accounts::by_acct(&state.db, user, domain).await? {
         return Ok(Ok(known));
     }
@@ -99,6 +102,9 @@ pub async fn resolve_uri(
     signer: Option<&Signer>,
     refresh: bool,
 ) -> Resolved<AccountRow> {
+    if let Some(refused) = super::domain_blocks::refuse_resolving(state, uri).await? {
+        return Ok(Err(refused));
+    }
     if !refresh {
         if let Some(known) = accounts::by_uri(&state.db, uri).await? {
             return Ok(Ok(known));
@@ -124,14 +130,16 @@ async fn webfinger(state: &AppState, user: &str, domain: &str) -> Result<String,
     .map_err(|e| ResolveError::invalid(format!("{domain}: {e}")))?;
     url.query_pairs_mut()
         .append_pair("resource", &format!("acct:{user}@{domain}"));
-    let fetched = state
-        .fetcher
-        .get_json(url.as_str(), "application/jrd+json, application/json", None)
-        .await
-        .map_err(|source| ResolveError::Fetch {
-            url: url.to_string(),
-            source,
-        })?;
+    let fetched = super::domain_blocks::get_discovery(
+        state,
+        url.as_str(),
+        "application/jrd+json, application/json",
+    )
+    .await
+    .map_err(|source| ResolveError::Fetch {
+        url: url.to_string(),
+        source,
+    })?;
     self_link(&fetched.json).ok_or_else(|| {
         ResolveError::invalid(format!(
             "the WebFinger answer for {user}@{domain} has no ActivityPub self link"
@@ -160,9 +168,7 @@ pub async fn fetch_actor(
     signer: Option<&Signer>,
 ) -> Result<RemoteProfile, ResolveError> {
     let get = |url: String| async move {
-        state
-            .fetcher
-            .get_json(&url, ACCEPT_ACTIVITY, signer)
+        super::domain_blocks::get_json(state, &url, ACCEPT_ACTIVITY, signer)
             .await
             .map_err(|source| ResolveError::Fetch { url, source })
     };

@@ -7,6 +7,8 @@ import type {
   AdminAccount,
   Context,
   CredentialAccount,
+  DomainBlock,
+  DomainBlockSeverity,
   Instance,
   MediaAttachment,
   NodeSettings,
@@ -151,6 +153,20 @@ export const approveAccount = (id: string) =>
   post<AdminAccount>(`/api/v1/admin/accounts/${enc(id)}/approve`)
 export const rejectAccount = (id: string) =>
   post<AdminAccount>(`/api/v1/admin/accounts/${enc(id)}/reject`)
+
+export const domainBlocks = (maxId?: string | null) =>
+  page<DomainBlock>('/api/v1/admin/domain_blocks', { max_id: maxId })
+
+export interface NewDomainBlock {
+  domain: string
+  severity: DomainBlockSeverity
+  public_comment?: string
+}
+
+export const createDomainBlock = (block: NewDomainBlock) =>
+  post<DomainBlock>('/api/v1/admin/domain_blocks', block)
+export const deleteDomainBlock = (id: string) =>
+  request<unknown>('DELETE', `/api/v1/admin/domain_blocks/${enc(id)}`)
 
 export const nodeSettings = () => get<NodeSettings>('/api/peerpx/v1/admin/settings')
 export const updateNodeSettings = (changes: Partial<NodeSettings>) =>

@@ -195,6 +195,23 @@ export interface AdminAccount {
   account: Account
 }
 
+/** How hard a domain block hits: `suspend` stops federation with the domain. */
+export type DomainBlockSeverity = 'silence' | 'suspend' | 'noop'
+
+/** Mastodon's `Admin::DomainBlock`. */
+export interface DomainBlock {
+  id: string
+  domain: string
+  digest: string
+  created_at: string
+  severity: DomainBlockSeverity
+  reject_media: boolean
+  reject_reports: boolean
+  private_comment: string | null
+  public_comment: string | null
+  obfuscate: boolean
+}
+
 export interface NodeSettings {
   registrations_mode: RegistrationsMode
   title: string | null

@@ -257,4 +257,23 @@ export default {
     approved: 'Approved',
     rejected: 'Rejected',
   },
+  domainBlocks: {
+    title: 'Domain blocks',
+    intro:
+      'Block another server by its domain (its subdomains are blocked too). Add a port, as in node.example:8443, to block only that port.',
+    domain: 'Domain',
+    severity: 'Severity',
+    levels: { suspend: 'Suspend', silence: 'Limit', noop: 'None' },
+    levelHints: {
+      suspend: 'Nothing is accepted from it or sent to it; follows with its accounts end.',
+      silence: 'Recorded; this node does not limit them yet.',
+      noop: 'Only a note for moderators.',
+    },
+    publicComment: 'Public comment',
+    add: 'Block',
+    remove: 'Remove',
+    removeLabel: 'Remove the block of {domain}',
+    empty: 'No domain is blocked.',
+    since: 'since {date}',
+  },
 }

@@ -260,4 +260,24 @@ export default {
     approved: 'Approuvé',
     rejected: 'Refusé',
   },
+  domainBlocks: {
+    title: 'Domaines bloqués',
+    intro:
+      'Bloquez un autre serveur par son domaine (ses sous-domaines le sont aussi). Ajoutez un port, comme dans node.example:8443, pour ne bloquer que ce port.',
+    domain: 'Domaine',
+    severity: 'Sévérité',
+    levels: { suspend: 'Suspendre', silence: 'Limiter', noop: 'Aucune' },
+    levelHints: {
+      suspend:
+        'Rien n’en est accepté ni ne lui est envoyé ; les abonnements avec ses comptes prennent fin.',
+      silence: 'Enregistré ; ce nœud ne les limite pas encore.',
+      noop: 'Une simple note pour les modérateurs.',
+    },
+    publicComment: 'Commentaire public',
+    add: 'Bloquer',
+    remove: 'Retirer',
+    removeLabel: 'Retirer le blocage de {domain}',
+    empty: 'Aucun domaine n’est bloqué.',
+    since: 'depuis le {date}',
+  },
 }
