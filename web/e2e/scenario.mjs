@@ -220,9 +220,9 @@ try {
     await authorizeOnNode(admin, ADMIN.login, ADMIN.password)
     await admin.waitForURL('**/admin')
     await admin.getByRole('heading', { name: 'Accounts awaiting approval' }).waitFor()
-    check(
-      await admin.getByRole('radio', { name: /^Approval/ }).isChecked(),
-      'the admin page shows registrations on approval',
+    // The settings load beside the pending list: wait for them rather than race them.
+    await until('the admin page to show registrations on approval', async () =>
+      (await admin.getByRole('radio', { name: /^Approval/ }).isChecked()) ? true : null,
     )
     const row = admin.getByTestId('pending-account').filter({ hasText: `@${USER.username}` })
     await expectText(
