@@ -20,6 +20,7 @@ use peerpx_projections::now_millis;
 use serde_json::Value;
 
 use super::actors::active_account;
+use super::notes::id_of;
 use super::resolve::{self, signer_for};
 use super::signatures::{self, ResolvedKey, Signer};
 use crate::{ApiError, ApiResult, AppState};
@@ -96,14 +97,6 @@ impl InboxKeys<'_> {
             *slot = Some(profile);
         }
         Ok(key)
-    }
-}
-
-fn id_of(v: &Value) -> Option<&str> {
-    match v {
-        Value::String(s) => Some(s),
-        Value::Object(o) => o.get("id")?.as_str(),
-        _ => None,
     }
 }
 

@@ -20,7 +20,6 @@ use peerpx_aggregates::engagement::Target;
 use peerpx_aggregates::status::{Content, Mention, Origin, Post, ReplyTo};
 use peerpx_aggregates::{
     EngagementCommand, InboundCommand, RelationshipCommand, RelationshipError, StatusCommand,
-    StatusError,
 };
 use peerpx_projections::accounts::{self, AccountRow};
 use peerpx_projections::federation::{self as follows_model, Pending};
@@ -33,7 +32,7 @@ use url::Url;
 
 use super::deliver;
 use super::ld::actor_url;
-use super::notes::{self, RemoteNote};
+use super::notes::{self, id_of, RemoteNote};
 use super::resolve::{self, authority};
 use super::signatures::ACCEPT_ACTIVITY;
 use crate::auth::new_id;
@@ -118,14 +117,6 @@ async fn round(
     }
 }
 
-fn id_of(v: &Value) -> Option<&str> {
-    match v {
-        Value::String(s) => Some(s),
-        Value::Object(o) => o.get("id")?.as_str(),
-        _ => None,
-    }
-}
-
 fn kind_of(v: &Value) -> Option<&str> {
     v.get("type").and_then(Value::as_str)
 }
@@ -191,7 +182,8 @@ pub async fn interpret(
         "Update" => update(state, sender, activity, &object).await,
         "Delete" => delete(state, sender, &object).await,
         "Like" => like(state, sender, &object, true).await,
-        "Announce" => announce(state, sender, activity, &object).await,
+        // peerpx has no boosts yet: neither counted nor shown.
+        "Announce" => ignored("boosts are not supported here yet"),
         other => ignored(format!("{other:?} activities are not understood")),
     }
 }
@@ -372,23 +364,6 @@ async fn like(state: &AppState, sender: &AccountRow, object: &Value, on: bool) -
     applied()
 }
 
-async fn announce(
-    state: &AppState,
-    sender: &AccountRow,
-    activity: &Value,
-    object: &Value,
-) -> Outcome {
-    // A boost of a status: when it is someone else's and we do not have it, read it as the
-    // original author's own post would be read (kept when someone here follows the booster).
-    let uri = id_of(object).unwrap_or_default();
-    let base = state.config.base_url();
-    if statuses::by_uri(&state.db, &base, uri).await?.is_some() {
-        return ignored("boosts of statuses we have are not counted here");
-    }
-    let _ = (sender, activity);
-    ignored("boosts of statuses we do not have are not fetched")
-}
-
 /// The note an activity carries: embedded, when its id is on the sender's own host (the
 /// signature vouches for it), otherwise fetched from its origin.
 async fn note_of(
@@ -517,13 +492,20 @@ async fn create(
             url: note.url.clone(),
         }),
     };
+    on_status(state, sender, &id, StatusCommand::Post(post)).await
+}
+
+/// Runs a command on a status for what `sender` sent; what the status refuses (a repeat, an
+/// edit or delete of what is gone) changes nothing and is recorded as ignored.
+async fn on_status(
+    state: &AppState,
+    sender: &AccountRow,
+    status_id: &str,
+    command: StatusCommand,
+) -> Outcome {
     match state
         .commands
-        .status(
-            &id,
-            StatusCommand::Post(post),
-            metadata(Some(&sender.id), "inbox"),
-        )
+        .status(status_id, command, metadata(Some(&sender.id), "inbox"))
         .await
     {
         Ok(position) => {
@@ -575,22 +557,7 @@ async fn update(
         content: content_of(&note, mentions),
         at: note.updated.unwrap_or_else(now_millis),
     };
-    match state
-        .commands
-        .status(
-            &existing.id.to_string(),
-            command,
-            metadata(Some(&sender.id), "inbox"),
-        )
-        .await
-    {
-        Ok(position) => {
-            state.settle(position).await;
-            applied()
-        }
-        Err(AggregateError::UserError(e)) => ignored(e),
-        Err(e) => Err(ApiError::internal(e)),
-    }
+    on_status(state, sender, &existing.id.to_string(), command).await
 }
 
 async fn delete(state: &AppState, sender: &AccountRow, object: &Value) -> Outcome {
@@ -611,20 +578,5 @@ async fn delete(state: &AppState, sender: &AccountRow, object: &Value) -> Outcom
         as_moderator: false,
         at: now_millis(),
     };
-    match state
-        .commands
-        .status(
-            &existing.id.to_string(),
-            command,
-            metadata(Some(&sender.id), "inbox"),
-        )
-        .await
-    {
-        Ok(position) => {
-            state.settle(position).await;
-            applied()
-        }
-        Err(AggregateError::UserError(e @ StatusError::NotFound)) => ignored(e),
-        Err(e) => Err(ApiError::internal(e)),
-    }
+    on_status(state, sender, &existing.id.to_string(), command).await
 }

@@ -44,7 +44,8 @@ pub struct RemoteNote {
     pub updated: Option<i64>,
 }
 
-fn id_of(v: &Value) -> Option<&str> {
+/// The id of a property that is either an id or an object with one.
+pub fn id_of(v: &Value) -> Option<&str> {
     match v {
         Value::String(s) => Some(s),
         Value::Object(o) => o.get("id")?.as_str(),
