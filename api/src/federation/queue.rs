@@ -71,11 +71,19 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// What the worker keeps between rounds: rows being sent and hosts being probed.
+/// What the worker keeps between rounds: rows being sent, hosts being probed, rows finished
+/// since the current round began reading, and one lock per activity for recording outcomes.
 #[derive(Default)]
 struct InFlight {
     rows: HashSet<(i64, i64)>,
     probing: HashSet<String>,
+    /// Rows whose outcome was recorded after this round read the due rows: what it read of them
+    /// may predate the outcome, so they are not started again in this round.
+    finished: HashSet<(i64, i64)>,
+    /// The outcomes of one activity's deliveries go to one `Outbound` aggregate: appending them
+    /// one at a time per activity avoids optimistic-concurrency conflicts (100 hosts finishing
+    /// at once would otherwise mostly conflict).
+    recording: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Starts the worker; it stops (after the deliveries in flight finish) when `stop` turns true.
@@ -90,6 +98,10 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                 break;
             }
             while tasks.try_join_next().is_some() {}
+            // The queue is a read model: let it include what was just appended, so a new
+            // activity is sent now rather than at the next poll.
+            let head = *appended.borrow_and_update();
+            state.projector.wait_for(head, Duration::from_secs(5)).await;
             if let Err(e) = round(&state, &in_flight, &mut hosts, &mut tasks).await {
                 tracing::warn!(error = %e, "delivery round failed");
             }
@@ -111,6 +123,11 @@ async fn round(
     tasks: &mut JoinSet<()>,
 ) -> Result<(), ApiError> {
     let now = now_millis();
+    in_flight
+        .lock()
+        .map_err(|_| ApiError::internal("poisoned"))?
+        .finished
+        .clear();
     let due = deliveries::due(&state.db, now, BATCH).await?;
     if due.is_empty() {
         return Ok(());
@@ -127,7 +144,7 @@ async fn round(
             let mut f = in_flight
                 .lock()
                 .map_err(|_| ApiError::internal("poisoned"))?;
-            if f.rows.contains(&key) {
+            if f.rows.contains(&key) || f.finished.contains(&key) {
                 continue;
             }
             if let Some(probe_at) = unavailable.get(&row.host) {
@@ -147,7 +164,7 @@ async fn round(
                     inbox: row.inbox.clone(),
                     at,
                 };
-                record(&state, &row, command).await;
+                record(&state, &in_flight, &row, command).await;
                 release(&in_flight, &row);
             });
             continue;
@@ -160,7 +177,7 @@ async fn round(
         );
         tasks.spawn(async move {
             if let Ok(_permit) = semaphore.acquire_owned().await {
-                attempt(&state, &row).await;
+                attempt(&state, &in_flight, &row).await;
             }
             release(&in_flight, &row);
         });
@@ -170,13 +187,15 @@ async fn round(
 
 fn release(in_flight: &Mutex<InFlight>, row: &DeliveryRow) {
     if let Ok(mut f) = in_flight.lock() {
-        f.rows.remove(&(row.position, row.inbox_index));
+        let key = (row.position, row.inbox_index);
+        f.rows.remove(&key);
+        f.finished.insert(key);
         f.probing.remove(&row.host);
     }
 }
 
 /// Sends one row's activity and records the outcome.
-async fn attempt(state: &AppState, row: &DeliveryRow) {
+async fn attempt(state: &AppState, in_flight: &Mutex<InFlight>, row: &DeliveryRow) {
     if super::domain_blocks::refuse_delivery(state, row).await {
         return;
     }
@@ -210,7 +229,7 @@ async fn attempt(state: &AppState, row: &DeliveryRow) {
             }
         }
     };
-    record(state, row, command).await;
+    record(state, in_flight, row, command).await;
 }
 
 /// Loads the activity from the log and its sender's key, and POSTs it.
@@ -243,10 +262,32 @@ async fn send(state: &AppState, row: &DeliveryRow) -> Result<u16, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Appends an outcome (retrying a concurrent append to the same activity) and waits until the
-/// read model has it, so the row is not picked up again in between.
-async fn record(state: &AppState, row: &DeliveryRow, command: OutboundCommand) {
-    let mut tries = 0;
+/// Appends an outcome, one at a time per activity in this process (and retrying with a pause
+/// if another process appended to it meanwhile), and waits until the read model has it, so the
+/// row is not picked up again in between.
+async fn record(
+    state: &AppState,
+    in_flight: &Mutex<InFlight>,
+    row: &DeliveryRow,
+    command: OutboundCommand,
+) {
+    let lock = match in_flight.lock() {
+        Ok(mut f) => Arc::clone(f.recording.entry(row.activity_id.clone()).or_default()),
+        Err(_) => Arc::default(),
+    };
+    let guard = lock.lock().await;
+    record_one(state, row, command).await;
+    drop(guard);
+    // The last one out removes the activity's lock.
+    if let Ok(mut f) = in_flight.lock() {
+        if Arc::strong_count(&lock) == 2 {
+            f.recording.remove(&row.activity_id);
+        }
+    }
+}
+
+async fn record_one(state: &AppState, row: &DeliveryRow, command: OutboundCommand) {
+    let mut tries = 0u64;
     loop {
         let result = state
             .commands
@@ -261,7 +302,10 @@ async fn record(state: &AppState, row: &DeliveryRow, command: OutboundCommand) {
                 state.settle(position).await;
                 return;
             }
-            Err(AggregateError::AggregateConflict) if tries < 10 => tries += 1,
+            Err(AggregateError::AggregateConflict) if tries < 10 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10 * tries)).await;
+            }
             Err(e) => {
                 tracing::error!(activity = %row.activity_id, inbox = %row.inbox, error = %e, "cannot record a delivery outcome");
                 return;
