@@ -10,6 +10,7 @@
 
 use std::error::Error;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,8 @@ pub struct Receipt {
 pub struct Recorder {
     receipts: Mutex<Vec<Receipt>>,
     count: watch::Sender<usize>,
+    /// Actor documents served (key fetches and account lookups).
+    documents: AtomicUsize,
 }
 
 impl Recorder {
@@ -78,6 +81,7 @@ impl Recorder {
         Self {
             receipts: Mutex::new(Vec::new()),
             count: watch::channel(0).0,
+            documents: AtomicUsize::new(0),
         }
     }
 
@@ -89,6 +93,11 @@ impl Recorder {
         }
     }
 
+    /// How many actor documents the hosts have served so far.
+    pub fn documents(&self) -> usize {
+        self.documents.load(Ordering::SeqCst)
+    }
+
     /// How many POSTs have arrived so far (a mark for [`Recorder::since`]).
     pub fn len(&self) -> usize {
         self.receipts.lock().map_or(0, |r| r.len())
@@ -96,9 +105,10 @@ impl Recorder {
 
     /// The receipts after `mark`.
     pub fn since(&self, mark: usize) -> Vec<Receipt> {
-        self.receipts
-            .lock()
-            .map_or_else(|_| Vec::new(), |r| r.get(mark..).unwrap_or_default().to_vec())
+        self.receipts.lock().map_or_else(
+            |_| Vec::new(),
+            |r| r.get(mark..).unwrap_or_default().to_vec(),
+        )
     }
 
     /// Waits until `done` holds for the receipts after `mark`; checks again on each arrival.
@@ -220,6 +230,7 @@ pub fn actor_document(base: &str, name: &str, public_pem: &str) -> Value {
 }
 
 async fn actor(State(host): State<HostState>, Path(name): Path<String>) -> Response {
+    host.recorder.documents.fetch_add(1, Ordering::SeqCst);
     let doc = actor_document(&host.base, &name, &host.public_pem);
     (
         [(header::CONTENT_TYPE, "application/activity+json")],
@@ -249,12 +260,68 @@ async fn inbox(
     StatusCode::ACCEPTED
 }
 
-/// A node on 127.0.0.1 with SQLite in `dir`, federating over plain http with loopback peers
-/// (what the multi-node tests use).
-pub async fn start_node(dir: &std::path::Path) -> Result<Node> {
+/// Where the node keeps its data: SQLite in the data directory, or, when
+/// `PEERPX_BENCH_DATABASE_URL` names a PostgreSQL or MySQL server, a fresh database
+/// `peerpx_bench_<random>` made there for this run and dropped by [`NodeDb::drop_database`].
+pub struct NodeDb {
+    pub url: Option<String>,
+    pub engine: &'static str,
+    created: Option<(String, String)>,
+}
+
+impl NodeDb {
+    pub async fn from_env() -> Result<Self> {
+        let Ok(admin_url) = std::env::var("PEERPX_BENCH_DATABASE_URL") else {
+            return Ok(Self {
+                url: None,
+                engine: "SQLite",
+                created: None,
+            });
+        };
+        let admin = peerpx_projections::Db::connect(&admin_url).await?;
+        let engine = match admin.backend {
+            peerpx_projections::Backend::Postgres => "PostgreSQL",
+            peerpx_projections::Backend::MySql => "MySQL",
+            peerpx_projections::Backend::Sqlite => "SQLite",
+        };
+        let name = format!("peerpx_bench_{:08x}", rand::random::<u32>());
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&admin.pool)
+            .await?;
+        admin.close().await;
+        let mut url = url::Url::parse(&admin_url)?;
+        url.set_path(&format!("/{name}"));
+        Ok(Self {
+            url: Some(url.to_string()),
+            engine,
+            created: Some((admin_url, name)),
+        })
+    }
+
+    /// Drops the database made for this run (after the node has shut down).
+    pub async fn drop_database(self) -> Result<()> {
+        let Some((admin_url, name)) = self.created else {
+            return Ok(());
+        };
+        let admin = peerpx_projections::Db::connect(&admin_url).await?;
+        let force = match admin.backend {
+            peerpx_projections::Backend::Postgres => " WITH (FORCE)",
+            _ => "",
+        };
+        sqlx::raw_sql(&format!("DROP DATABASE {name}{force}"))
+            .execute(&admin.pool)
+            .await?;
+        admin.close().await;
+        Ok(())
+    }
+}
+
+/// A node on 127.0.0.1 with its data in `dir` (and `db`), federating over plain http with
+/// loopback peers (what the multi-node tests use).
+pub async fn start_node(dir: &std::path::Path, db: &NodeDb) -> Result<Node> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr: SocketAddr = listener.local_addr()?;
-    let mut config = NodeConfig::new(dir.join("node"), None, &addr.to_string());
+    let mut config = NodeConfig::new(dir.join("node"), db.url.clone(), &addr.to_string());
     config.protocol = "http".into();
     config.allow_private_addresses = true;
     Node::start(config, listener)
@@ -297,7 +364,12 @@ pub async fn create_account(state: &AppState, username: &str, password: &str) ->
 
 /// A `read write follow` token for `username`, through `POST /api/v1/apps` and the password
 /// grant.
-pub async fn token(http: &reqwest::Client, base: &str, username: &str, password: &str) -> Result<String> {
+pub async fn token(
+    http: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> Result<String> {
     let app = expect_json(
         http.post(format!("{base}/api/v1/apps")).form(&[
             ("client_name", "federation bench"),
@@ -326,7 +398,10 @@ pub async fn token(http: &reqwest::Client, base: &str, username: &str, password:
 }
 
 /// Sends the request, requires `status`, parses the body as JSON.
-pub async fn expect_json(request: reqwest::RequestBuilder, status: reqwest::StatusCode) -> Result<Value> {
+pub async fn expect_json(
+    request: reqwest::RequestBuilder,
+    status: reqwest::StatusCode,
+) -> Result<Value> {
     let response = request.send().await?;
     let got = response.status();
     let url = response.url().to_string();
@@ -354,7 +429,12 @@ pub async fn post_signed(
 }
 
 /// Polls `check` every `every` until it returns `Some`, or fails after `timeout`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, every: Duration, what: &str, mut check: F) -> Result<T>
+pub async fn eventually<T, F, Fut>(
+    timeout: Duration,
+    every: Duration,
+    what: &str,
+    mut check: F,
+) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>>>,
@@ -381,9 +461,12 @@ pub async fn is_quiet(state: &AppState) -> Result<bool> {
 
 /// Waits until [`is_quiet`].
 pub async fn quiet(state: &AppState, timeout: Duration) -> Result<()> {
-    eventually(timeout, Duration::from_millis(20), "the node to be quiet", || async {
-        Ok(is_quiet(state).await?.then_some(()))
-    })
+    eventually(
+        timeout,
+        Duration::from_millis(20),
+        "the node to be quiet",
+        || async { Ok(is_quiet(state).await?.then_some(())) },
+    )
     .await
 }
 
