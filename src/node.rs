@@ -105,6 +105,7 @@ pub struct Node {
     server: JoinHandle<std::io::Result<()>>,
     delivery: JoinHandle<()>,
     inbox: JoinHandle<()>,
+    outbox: JoinHandle<()>,
     followers: Vec<JoinHandle<()>>,
 }
 
@@ -163,6 +164,7 @@ impl Node {
             peerpx_api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_delivery, delivery_rx) = watch::channel(false);
         let inbox = peerpx_api::federation::interpret::spawn(state.clone(), delivery_rx.clone());
+        let outbox = peerpx_api::federation::outbox::spawn(state.clone(), delivery_rx.clone());
         let delivery = peerpx_api::federation::queue::spawn(state.clone(), delivery_rx);
         let addr = listener.local_addr()?;
         let (stop_server, mut stop_signal) = watch::channel(false);
@@ -183,6 +185,7 @@ impl Node {
             server,
             delivery,
             inbox,
+            outbox,
             followers,
         })
     }
@@ -196,6 +199,7 @@ impl Node {
         let _ = self.stop_delivery.send(true);
         let _ = self.delivery.await;
         let _ = self.inbox.await;
+        let _ = self.outbox.await;
         // Only now: requests that were in flight may have appended events the projections
         // must still apply before the process exits.
         let _ = self.stop_projections.send(true);

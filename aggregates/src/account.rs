@@ -46,6 +46,9 @@ pub enum AccountState {
     Active,
     Rejected,
     Suspended,
+    /// Deleted by an admin after a suspension: gone for good, and its name never taken again
+    /// (other servers know its actor by that name).
+    Deleted,
 }
 
 /// An image stored in the node's blob store, referenced by its content hash.
@@ -113,6 +116,10 @@ pub enum AccountCommand {
         at: Millis,
     },
     Unsuspend {
+        at: Millis,
+    },
+    /// Deletes a suspended account (Mastodon's `DELETE /api/v1/admin/accounts/:id`).
+    Delete {
         at: Millis,
     },
     /// Gives an account registered before actor keys existed its key pair (the node does this
@@ -189,6 +196,9 @@ pub enum AccountEvent {
     AccountUnsuspended {
         at: Millis,
     },
+    AccountDeleted {
+        at: Millis,
+    },
     /// The key pair of an account registered without one.
     KeyGenerated {
         public_pem: String,
@@ -208,6 +218,7 @@ impl DomainEvent for AccountEvent {
             Self::RoleChanged { .. } => "RoleChanged",
             Self::AccountSuspended { .. } => "AccountSuspended",
             Self::AccountUnsuspended { .. } => "AccountUnsuspended",
+            Self::AccountDeleted { .. } => "AccountDeleted",
             Self::KeyGenerated { .. } => "KeyGenerated",
         }
         .to_string()
@@ -360,7 +371,9 @@ impl Account {
     /// Every command but registration needs an account that exists and was not rejected.
     fn existing(&self) -> Result<(), AccountError> {
         match self.state {
-            AccountState::Unregistered | AccountState::Rejected => Err(AccountError::NotFound),
+            AccountState::Unregistered | AccountState::Rejected | AccountState::Deleted => {
+                Err(AccountError::NotFound)
+            }
             _ => Ok(()),
         }
     }
@@ -433,6 +446,13 @@ impl Aggregate for Account {
                 }
                 E::AccountUnsuspended { at }
             }
+            C::Delete { at } => {
+                self.existing()?;
+                if self.state != AccountState::Suspended {
+                    return Err(AccountError::NotSuspended);
+                }
+                E::AccountDeleted { at }
+            }
             C::GenerateKey { key, at } => {
                 self.existing()?;
                 if self.has_key {
@@ -466,6 +486,7 @@ impl Aggregate for Account {
             }
             AccountEvent::AccountRejected { .. } => self.state = AccountState::Rejected,
             AccountEvent::AccountSuspended { .. } => self.state = AccountState::Suspended,
+            AccountEvent::AccountDeleted { .. } => self.state = AccountState::Deleted,
             AccountEvent::RoleChanged { role, .. } => self.role = role,
             AccountEvent::KeyGenerated { .. } => self.has_key = true,
             AccountEvent::ProfileUpdated { .. } | AccountEvent::PasswordChanged { .. } => {}
@@ -633,6 +654,35 @@ mod tests {
             ])
             .when(C::UpdateProfile { changes, at: 3 })
             .then_expect_error(AccountError::Suspended);
+    }
+
+    #[test]
+    fn only_a_suspended_account_is_deleted_and_then_it_is_gone_for_good() {
+        account()
+            .given(vec![E::AccountRegistered(registration(true))])
+            .when(C::Delete { at: 3 })
+            .then_expect_error(AccountError::NotSuspended);
+        let suspended = || {
+            vec![
+                E::AccountRegistered(registration(true)),
+                E::AccountSuspended { at: 2 },
+            ]
+        };
+        account()
+            .given(suspended())
+            .when(C::Delete { at: 3 })
+            .then_expect_events(vec![E::AccountDeleted { at: 3 }]);
+        let mut deleted = suspended();
+        deleted.push(E::AccountDeleted { at: 3 });
+        account()
+            .given(deleted.clone())
+            .when(C::Unsuspend { at: 4 })
+            .then_expect_error(AccountError::NotFound);
+        // Its name stays taken: other servers know the actor by it.
+        account()
+            .given(deleted)
+            .when(C::Register(registration(true)))
+            .then_expect_error(AccountError::UsernameTaken);
     }
 
     #[test]

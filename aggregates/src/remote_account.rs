@@ -2,7 +2,8 @@
 //!
 //! The aggregate id is the actor's URI (its ActivityPub `id`). The first fetch gives the account
 //! its local id (a snowflake the caller makes, like every other id); later fetches record only
-//! what changed. Fetching the same document again appends nothing.
+//! what changed. Fetching the same document again appends nothing. An actor that deleted itself
+//! (`Delete` of the actor, signed by it) is gone for good: later documents are refused.
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -36,6 +37,8 @@ pub struct RemoteProfile {
     pub public_key_pem: String,
 }
 
+// A command lives for one call: boxing the profile would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RemoteAccountCommand {
     /// Record a fetched actor document; `id` is used only the first time.
@@ -44,6 +47,8 @@ pub enum RemoteAccountCommand {
         profile: RemoteProfile,
         at: Millis,
     },
+    /// The actor deleted itself; deleting it again changes nothing.
+    Delete { at: Millis },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +64,9 @@ pub enum RemoteAccountEvent {
         profile: RemoteProfile,
         at: Millis,
     },
+    RemoteAccountDeleted {
+        at: Millis,
+    },
 }
 
 impl DomainEvent for RemoteAccountEvent {
@@ -66,6 +74,7 @@ impl DomainEvent for RemoteAccountEvent {
         match self {
             Self::RemoteAccountFetched { .. } => "RemoteAccountFetched",
             Self::RemoteAccountRefreshed { .. } => "RemoteAccountRefreshed",
+            Self::RemoteAccountDeleted { .. } => "RemoteAccountDeleted",
         }
         .to_string()
     }
@@ -79,12 +88,19 @@ pub enum RemoteAccountError {
     /// The document's id is not the actor this aggregate is about.
     #[error("the actor document names another actor ({0})")]
     OtherActor(String),
+    /// The actor deleted itself.
+    #[error("this account was deleted on its server")]
+    Gone,
+    #[error("this account is not known")]
+    NotFound,
 }
 
 impl RemoteAccountError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::OtherActor(_) => "other_actor",
+            Self::Gone => "gone",
+            Self::NotFound => "not_found",
         }
     }
 }
@@ -93,6 +109,7 @@ impl RemoteAccountError {
 pub struct RemoteAccount {
     pub id: Option<String>,
     pub profile: Option<RemoteProfile>,
+    pub deleted: bool,
 }
 
 impl Aggregate for RemoteAccount {
@@ -108,7 +125,22 @@ impl Aggregate for RemoteAccount {
         _services: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let RemoteAccountCommand::Fetch { id, profile, at } = command;
+        let (id, profile, at) = match command {
+            RemoteAccountCommand::Fetch { id, profile, at } => (id, profile, at),
+            RemoteAccountCommand::Delete { at } => {
+                if self.profile.is_none() {
+                    return Err(RemoteAccountError::NotFound);
+                }
+                if !self.deleted {
+                    sink.write(RemoteAccountEvent::RemoteAccountDeleted { at }, self)
+                        .await;
+                }
+                return Ok(());
+            }
+        };
+        if self.deleted {
+            return Err(RemoteAccountError::Gone);
+        }
         let event = match &self.profile {
             None => RemoteAccountEvent::RemoteAccountFetched { id, profile, at },
             Some(known) if known.uri != profile.uri => {
@@ -130,6 +162,7 @@ impl Aggregate for RemoteAccount {
             RemoteAccountEvent::RemoteAccountRefreshed { profile, .. } => {
                 self.profile = Some(profile)
             }
+            RemoteAccountEvent::RemoteAccountDeleted { .. } => self.deleted = true,
         }
     }
 }
@@ -225,5 +258,31 @@ pub(crate) mod tests {
         );
         let back: RemoteAccountEvent = serde_json::from_value(v).expect("back");
         assert_eq!(back, fetched());
+    }
+
+    #[test]
+    fn a_deleted_actor_is_gone_for_good() {
+        TestFramework::<RemoteAccount>::with(())
+            .given(vec![fetched()])
+            .when(RemoteAccountCommand::Delete { at: 5 })
+            .then_expect_events(vec![RemoteAccountEvent::RemoteAccountDeleted { at: 5 }]);
+        let deleted = || {
+            vec![
+                fetched(),
+                RemoteAccountEvent::RemoteAccountDeleted { at: 5 },
+            ]
+        };
+        TestFramework::<RemoteAccount>::with(())
+            .given(deleted())
+            .when(RemoteAccountCommand::Delete { at: 6 })
+            .then_expect_events(vec![]);
+        TestFramework::<RemoteAccount>::with(())
+            .given(deleted())
+            .when(fetch(profile()))
+            .then_expect_error(RemoteAccountError::Gone);
+        TestFramework::<RemoteAccount>::with(())
+            .given_no_previous_events()
+            .when(RemoteAccountCommand::Delete { at: 6 })
+            .then_expect_error(RemoteAccountError::NotFound);
     }
 }

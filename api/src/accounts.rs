@@ -307,11 +307,7 @@ pub async fn update_credentials(
     let me = accounts::by_id(&state.db, &me.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if position > 0 {
-        if let Err(e) = crate::federation::deliver::send_profile(&state, &me).await {
-            tracing::error!(error = %e, "could not queue the profile update for other nodes");
-        }
-    }
+    // Followers elsewhere get the `Update` from the log (`federation::outbox`).
     Ok(Json(entities::credential_account(&state.config, &me)))
 }
 

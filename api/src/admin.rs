@@ -436,3 +436,34 @@ pub async fn update_settings(
     state.settle(position).await;
     Ok(Json(settings_json(&instance::get(&state.db).await?)))
 }
+
+/// `DELETE /api/v1/admin/accounts/:id`: deletes a suspended local account, as Mastodon does.
+/// Its statuses go (each `Delete` sent where the status went), its favourites are undone, its
+/// follows end both ways, and the account is recorded deleted: the outbox worker then sends a
+/// `Delete` of the actor to every server it ever sent anything to. Admins only; the name stays
+/// taken. Answers with the admin view of the account, now `deleted`.
+pub async fn delete_account(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let me = staff(&state, &auth, "admin:write:accounts").await?;
+    if !me.is_admin() {
+        return Err(ApiError::Forbidden("Only admins delete accounts".into()));
+    }
+    let account = target(&state, &id).await?;
+    if account.remote.is_some() {
+        return Err(ApiError::Unprocessable(
+            "An account of another server is deleted by that server; suspend it here instead"
+                .into(),
+        ));
+    }
+    if account.state != "suspended" {
+        return Err(ApiError::Unprocessable(
+            "Only a suspended account can be deleted: suspend it first".into(),
+        ));
+    }
+    crate::federation::departed::erase_local(&state, &me, &account).await?;
+    let account = target(&state, &id).await?;
+    Ok(Json(entities::admin_account(&state.config, &account)))
+}

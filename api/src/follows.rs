@@ -170,14 +170,14 @@ async fn follow(
         at: now_millis(),
     };
     let position = run(&state, &me.id, &me.id, &target.id, command).await?;
-    if remote {
-        state.settle(position).await;
+    // A new request's Follow goes from the log (`federation::outbox`). Asked again while still
+    // waiting, it goes again from here (it may have been lost).
+    if remote && position == 0 {
         let rows =
             relationships::relationships(&state.db, &me.id, std::slice::from_ref(&target.id))
                 .await?;
-        // Asked again while still waiting: the Follow goes again (it may have been lost).
         if rows.first().is_some_and(|r| r.requested) {
-            federation::deliver::send_follow(&state, &me, &target).await?;
+            federation::deliver::send_follow(&state, &me, &target, &crate::auth::new_id()).await?;
         }
     }
     answer(&state, position, &me.id, &target.id).await
@@ -193,11 +193,8 @@ async fn unfollow(
     let me = auth.user(&state).await?;
     let target = known(&state, &id).await?;
     let command = RelationshipCommand::Unfollow { at: now_millis() };
+    // The Undo goes from the log (`federation::outbox`).
     let position = run(&state, &me.id, &me.id, &target.id, command).await?;
-    if position > 0 && target.remote.is_some() {
-        state.settle(position).await;
-        federation::deliver::send_unfollow(&state, &me, &target).await?;
-    }
     answer(&state, position, &me.id, &target.id).await
 }
 
@@ -302,11 +299,8 @@ async fn authorize(
     let me = auth.user(&state).await?;
     let requester = known(&state, &id).await?;
     let command = RelationshipCommand::Authorize { at: now_millis() };
+    // The Accept goes from the log (`federation::outbox`).
     let position = run(&state, &me.id, &requester.id, &me.id, command).await?;
-    if position > 0 && requester.remote.is_some() {
-        state.settle(position).await;
-        federation::deliver::send_answer(&state, "Accept", &me, &requester).await?;
-    }
     answer(&state, position, &me.id, &requester.id).await
 }
 
@@ -320,11 +314,8 @@ async fn reject(
     let me = auth.user(&state).await?;
     let requester = known(&state, &id).await?;
     let command = RelationshipCommand::Reject { at: now_millis() };
+    // The Reject goes from the log (`federation::outbox`).
     let position = run(&state, &me.id, &requester.id, &me.id, command).await?;
-    if position > 0 && requester.remote.is_some() {
-        state.settle(position).await;
-        federation::deliver::send_answer(&state, "Reject", &me, &requester).await?;
-    }
     answer(&state, position, &me.id, &requester.id).await
 }
 

@@ -22,6 +22,7 @@ pub mod oauth;
 pub mod paging;
 pub mod params;
 pub mod pipeline;
+pub mod reblogs;
 pub mod statuses;
 pub mod web;
 
@@ -199,7 +200,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/accounts/{id}", get(accounts::show))
         .route("/api/v1/admin/accounts", get(admin::list_v1))
         .route("/api/v2/admin/accounts", get(admin::list_v2))
-        .route("/api/v1/admin/accounts/{id}", get(admin::show))
+        .route(
+            "/api/v1/admin/accounts/{id}",
+            get(admin::show).delete(admin::delete_account),
+        )
         .route("/api/v1/admin/accounts/{id}/approve", post(admin::approve))
         .route("/api/v1/admin/accounts/{id}/reject", post(admin::reject))
         .route("/api/v1/admin/accounts/{id}/action", post(admin::action))
@@ -231,6 +235,7 @@ pub fn router(state: AppState) -> Router {
         .merge(federation::routes())
         .merge(follows::routes())
         .merge(statuses::routes())
+        .merge(reblogs::routes())
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(
             state.config.max_profile_image_bytes * 2 + 64 * 1024,

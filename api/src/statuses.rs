@@ -30,7 +30,6 @@ use serde_json::{json, Value};
 
 use crate::auth::{new_id, Authed, MaybeAuthed};
 use crate::entities::{self, escape_html, iso};
-use crate::federation::deliver;
 use crate::paging::{self, PageQuery};
 use crate::params::{lenient, Params};
 use crate::{ApiError, ApiResult, AppState};
@@ -60,7 +59,7 @@ pub fn routes() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
-fn status_id(text: &str) -> ApiResult<i64> {
+pub(crate) fn status_id(text: &str) -> ApiResult<i64> {
     text.parse().map_err(|_| ApiError::NotFound)
 }
 
@@ -74,7 +73,7 @@ fn licence_json(id: &str) -> Value {
 }
 
 /// Accounts by id, loaded once each.
-async fn load_accounts(
+pub(crate) async fn load_accounts(
     state: &AppState,
     mut ids: Vec<String>,
 ) -> ApiResult<HashMap<String, AccountRow>> {
@@ -87,8 +86,47 @@ async fn load_accounts(
         .collect())
 }
 
-/// Renders statuses as Mastodon Status entities for `viewer`, in the given order.
+/// Renders statuses as Mastodon Status entities for `viewer`, in the given order. A reblog is
+/// rendered as Mastodon does: its own id, account and time, no content, and the original in
+/// `reblog`; a reblog whose original the viewer may not see is left out.
 pub async fn render(
+    state: &AppState,
+    viewer: Option<&str>,
+    rows: &[StatusRow],
+) -> ApiResult<Vec<Value>> {
+    let original_ids: Vec<i64> = rows.iter().filter_map(|s| s.reblog_of_id).collect();
+    let originals: HashMap<i64, Value> = if original_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let found = read::visible_by_ids(&state.db, viewer, &original_ids).await?;
+        let found: Vec<StatusRow> = found
+            .into_iter()
+            .filter(|o| o.reblog_of_id.is_none())
+            .collect();
+        let ids: Vec<i64> = found.iter().map(|o| o.id).collect();
+        ids.into_iter()
+            .zip(render_statuses(state, viewer, &found).await?)
+            .collect()
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, mut v) in rows.iter().zip(render_statuses(state, viewer, rows).await?) {
+        if v.is_null() {
+            continue;
+        }
+        if let Some(of) = row.reblog_of_id {
+            let Some(original) = originals.get(&of) else {
+                continue;
+            };
+            v["reblog"] = original.clone();
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Renders statuses without their reblogged originals, one entity per row (a row whose author
+/// is missing is rendered with an empty account, so the result zips with `rows`).
+async fn render_statuses(
     state: &AppState,
     viewer: Option<&str>,
     rows: &[StatusRow],
@@ -100,15 +138,24 @@ pub async fn render(
     let people = load_accounts(state, rows.iter().map(|s| s.account_id.clone()).collect()).await?;
     let media = peerpx_projections::media::for_statuses(&state.db, &ids).await?;
     let counts = read::counts(&state.db, &ids).await?;
-    let (favourited, bookmarked) = match viewer {
-        Some(v) => read::viewer_flags(&state.db, v, &ids).await?,
-        None => (Vec::new(), Vec::new()),
+    let reblogs_counts = peerpx_projections::reblogs::counts(&state.db, &ids).await?;
+    let (favourited, bookmarked, reblogged) = match viewer {
+        Some(v) => {
+            let (f, b) = read::viewer_flags(&state.db, v, &ids).await?;
+            (
+                f,
+                b,
+                peerpx_projections::reblogs::reblogged(&state.db, v, &ids).await?,
+            )
+        }
+        None => (Vec::new(), Vec::new(), Vec::new()),
     };
     let config = &state.config;
     let base = config.base_url();
     let mut out = Vec::with_capacity(rows.len());
     for s in rows {
         let Some(author) = people.get(&s.account_id) else {
+            out.push(Value::Null);
             continue;
         };
         let show_original = s.allow_download || viewer == Some(s.account_id.as_str());
@@ -159,7 +206,7 @@ pub async fn render(
                 None => format!("{base}/@{}/{}", author.username, s.id),
             },
             "replies_count": replies,
-            "reblogs_count": 0,
+            "reblogs_count": reblogs_counts.get(&s.id).copied().unwrap_or(0),
             "favourites_count": favourites,
             "edited_at": s.edited_at.map(iso),
             "content": s.content,
@@ -182,7 +229,7 @@ pub async fn render(
         if let Some(viewer) = viewer {
             v["favourited"] = json!(favourited.contains(&s.id));
             v["bookmarked"] = json!(bookmarked.contains(&s.id));
-            v["reblogged"] = json!(false);
+            v["reblogged"] = json!(reblogged.contains(&s.id));
             v["muted"] = json!(false);
             v["pinned"] = json!(false);
             if viewer != s.account_id {
@@ -196,10 +243,15 @@ pub async fn render(
     Ok(out)
 }
 
-async fn render_one(state: &AppState, viewer: Option<&str>, row: &StatusRow) -> ApiResult<Value> {
+pub(crate) async fn render_one(
+    state: &AppState,
+    viewer: Option<&str>,
+    row: &StatusRow,
+) -> ApiResult<Value> {
     render(state, viewer, std::slice::from_ref(row))
         .await?
         .pop()
+        .filter(|v| !v.is_null())
         .ok_or(ApiError::NotFound)
 }
 
@@ -617,16 +669,20 @@ async fn create(
     let row = read::by_id(&state.db, status_id(&id)?)
         .await?
         .ok_or_else(|| ApiError::internal("a posted status is missing from the read model"))?;
-    federate(deliver::send_note(&state, &me, &row, "Create").await);
+    // The outbox worker sends it to other nodes, from the log.
     Ok(Json(render_one(&state, Some(&me.id), &row).await?))
 }
 
 /// The viewer's id when a token is given (a token without a user is anonymous).
-fn viewer_of(auth: &MaybeAuthed) -> Option<String> {
+pub(crate) fn viewer_of(auth: &MaybeAuthed) -> Option<String> {
     auth.0.as_ref().and_then(|a| a.token.account_id.clone())
 }
 
-async fn visible_status(state: &AppState, viewer: Option<&str>, id: &str) -> ApiResult<StatusRow> {
+pub(crate) async fn visible_status(
+    state: &AppState,
+    viewer: Option<&str>,
+    id: &str,
+) -> ApiResult<StatusRow> {
     read::visible_by_id(&state.db, viewer, status_id(id)?)
         .await?
         .ok_or(ApiError::NotFound)
@@ -717,7 +773,6 @@ async fn edit(
     let row = read::by_id(&state.db, row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    federate(deliver::send_note(&state, &me, &row, "Update").await);
     Ok(Json(render_one(&state, Some(&me.id), &row).await?))
 }
 
@@ -733,13 +788,14 @@ async fn delete(
         .await?
         .filter(|s| s.account_id == me.id || me.is_staff())
         .ok_or(ApiError::NotFound)?;
+    if row.reblog_of_id.is_some() {
+        // Deleting a reblog undoes it, as in Mastodon.
+        return crate::reblogs::delete_reblog(&state, &me, &row)
+            .await
+            .map(Json);
+    }
     let mut rendered = render_one(&state, Some(&me.id), &row).await?;
     rendered["text"] = json!(row.text);
-    // Those the status went to, read before it is gone.
-    let author = accounts::by_id(&state.db, &row.account_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let recipients = deliver::status_recipients(&state, &author, &row).await?;
     let position = state
         .commands
         .status(
@@ -754,16 +810,7 @@ async fn delete(
         .await
         .map_err(status_error)?;
     state.settle(position).await;
-    federate(deliver::send_delete(&state, &author, &row, &recipients).await);
     Ok(Json(rendered))
-}
-
-/// A local change is done once it is in the log; telling other nodes about it must not undo
-/// that, so a failure to queue the activity is logged, not answered.
-fn federate(queued: ApiResult<()>) {
-    if let Err(e) = queued {
-        tracing::error!(error = %e, "could not queue an activity for other nodes");
-    }
 }
 
 /// `GET /api/v1/statuses/:id/context`: comments are the descendants.
@@ -863,7 +910,6 @@ async fn engage(
     auth: &Authed,
     id: &str,
     scope: &str,
-    like: Option<bool>,
     command: impl Fn(Target) -> EngagementCommand,
 ) -> ApiResult<Json<Value>> {
     auth.require(&[scope])?;
@@ -893,11 +939,8 @@ async fn engage(
             Err(e) => return Err(ApiError::internal(e)),
         }
     };
+    // A favourite of a remote status is a Like for its node: the outbox worker sends it.
     state.settle(position).await;
-    // A favourite of a remote status is a Like for its node (once per change).
-    if let (Some(on), true) = (like, position > 0) {
-        federate(deliver::send_like(state, &me, &row, on).await);
-    }
     Ok(Json(render_one(state, Some(&me.id), &row).await?))
 }
 
@@ -906,17 +949,12 @@ async fn favourite(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engage(
-        &state,
-        &auth,
-        &id,
-        "write:favourites",
-        Some(true),
-        |target| EngagementCommand::Favourite {
+    engage(&state, &auth, &id, "write:favourites", |target| {
+        EngagementCommand::Favourite {
             target,
             at: now_millis(),
-        },
-    )
+        }
+    })
     .await
 }
 
@@ -925,7 +963,7 @@ async fn unfavourite(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engage(&state, &auth, &id, "write:favourites", Some(false), |_| {
+    engage(&state, &auth, &id, "write:favourites", |_| {
         EngagementCommand::Unfavourite { at: now_millis() }
     })
     .await
@@ -936,7 +974,7 @@ async fn bookmark(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engage(&state, &auth, &id, "write:bookmarks", None, |target| {
+    engage(&state, &auth, &id, "write:bookmarks", |target| {
         EngagementCommand::Bookmark {
             target,
             at: now_millis(),
@@ -950,7 +988,7 @@ async fn unbookmark(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    engage(&state, &auth, &id, "write:bookmarks", None, |_| {
+    engage(&state, &auth, &id, "write:bookmarks", |_| {
         EngagementCommand::Unbookmark { at: now_millis() }
     })
     .await
@@ -968,21 +1006,26 @@ async fn favourited_by(
     let row = visible_status(&state, viewer.as_deref(), &id).await?;
     let page = params.parse::<PageQuery>()?.page(40, 80)?;
     let likes = engagements::favourited_by(&state.db, row.id, page).await?;
-    let people = load_accounts(&state, likes.iter().map(|(_, a)| a.clone()).collect()).await?;
+    accounts_page(&state, &uri, &likes).await
+}
+
+/// A page of the active accounts among `rows` (`(paging key, account id)`), with its `Link`
+/// header: who favourited or reblogged a status.
+pub(crate) async fn accounts_page(
+    state: &AppState,
+    uri: &OriginalUri,
+    rows: &[(i64, String)],
+) -> ApiResult<Response> {
+    let people = load_accounts(state, rows.iter().map(|(_, a)| a.clone()).collect()).await?;
     let mut items = Vec::new();
     let mut keys = Vec::new();
-    for (position, account_id) in &likes {
+    for (key, account_id) in rows {
         if let Some(a) = people.get(account_id).filter(|a| a.state == "active") {
             items.push(entities::account(&state.config, a));
-            keys.push(*position);
+            keys.push(*key);
         }
     }
-    Ok(paging::respond(
-        &state.config.base_url(),
-        &uri,
-        items,
-        &keys,
-    ))
+    Ok(paging::respond(&state.config.base_url(), uri, items, &keys))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -998,6 +1041,8 @@ struct TimelineQuery {
     only_media: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     exclude_replies: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    exclude_reblogs: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pinned: Option<bool>,
 }
@@ -1098,6 +1143,7 @@ async fn account_statuses(
         let filter = read::AccountFilter {
             only_media: q.only_media.unwrap_or(false),
             exclude_replies: q.exclude_replies.unwrap_or(false),
+            exclude_reblogs: q.exclude_reblogs.unwrap_or(false),
         };
         read::of_account(&state.db, viewer.as_deref(), &account.id, filter, page).await?
     };

@@ -219,6 +219,66 @@ pub async fn by_uri(db: &Db, uri: &str) -> Result<Option<AccountRow>> {
     one(db, "uri = ? AND domain IS NOT NULL", uri).await
 }
 
+/// What an account left in the read models: its statuses, the statuses it boosted and
+/// favourited, and its follows and follow requests both ways as `(follower, followee, the
+/// account is the follower)`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Traces {
+    pub statuses: Vec<i64>,
+    pub reblogged: Vec<i64>,
+    pub favourited: Vec<i64>,
+    pub follows: Vec<(String, String, bool)>,
+}
+
+/// The [`Traces`] of `account_id`, to erase an actor that deleted itself.
+pub async fn traces(db: &Db, account_id: &str) -> Result<Traces> {
+    let ids = |sql: &'static str| async move {
+        let sql = db.sql(sql);
+        let rows = sqlx::query(&sql)
+            .bind(account_id.to_string())
+            .fetch_all(&db.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<Vec<i64>, sqlx::Error>>()
+    };
+    let statuses =
+        ids("SELECT id FROM statuses WHERE account_id = ? AND reblog_of_id IS NULL ORDER BY id")
+            .await?;
+    let reblogged = ids(
+        "SELECT reblog_of_id FROM statuses WHERE account_id = ? AND reblog_of_id IS NOT NULL \
+         ORDER BY reblog_of_id",
+    )
+    .await?;
+    let favourited =
+        ids("SELECT status_id FROM favourites WHERE account_id = ? ORDER BY status_id").await?;
+    let mut follows = Vec::new();
+    for table in ["follows", "follow_requests"] {
+        let sql = format!(
+            "SELECT account_id, target_id FROM {table} WHERE account_id = ? OR target_id = ?"
+        );
+        let sql = db.sql(&sql);
+        for r in sqlx::query(&sql)
+            .bind(account_id.to_string())
+            .bind(account_id.to_string())
+            .fetch_all(&db.pool)
+            .await?
+        {
+            let follower = r.text("account_id")?;
+            let mine = follower == account_id;
+            follows.push((follower, r.text("target_id")?, mine));
+        }
+    }
+    follows.sort();
+    follows.dedup();
+    Ok(Traces {
+        statuses,
+        reblogged,
+        favourited,
+        follows,
+    })
+}
+
 /// A remote account by the id of its public key.
 pub async fn by_key_id(db: &Db, key_id: &str) -> Result<Option<AccountRow>> {
     one(db, "key_id = ? AND domain IS NOT NULL", key_id).await
@@ -388,6 +448,7 @@ pub fn fold(row: Option<AccountRow>, event: &AccountEvent) -> Option<AccountRow>
         E::AccountApproved { at }
         | E::AccountUnsuspended { at }
         | E::AccountSuspended { at }
+        | E::AccountDeleted { at }
         | E::ProfileUpdated { at, .. }
         | E::PasswordChanged { at, .. }
         | E::RoleChanged { at, .. } => *at,
@@ -396,6 +457,9 @@ pub fn fold(row: Option<AccountRow>, event: &AccountEvent) -> Option<AccountRow>
     match event {
         E::AccountApproved { .. } | E::AccountUnsuspended { .. } => a.state = "active".into(),
         E::AccountSuspended { .. } => a.state = "suspended".into(),
+        // Kept (its key signs the `Delete` other servers are sent, its name stays taken) but
+        // found by nothing that looks for active or suspended accounts.
+        E::AccountDeleted { .. } => a.state = "deleted".into(),
         E::PasswordChanged { password_hash, .. } => a.password_hash = password_hash.clone(),
         E::RoleChanged { role, .. } => a.role = role.as_str().into(),
         E::ProfileUpdated { changes, .. } => apply_profile(&mut a, changes),
@@ -572,6 +636,13 @@ pub fn fold_remote(row: Option<AccountRow>, event: &RemoteAccountEvent) -> Optio
         RemoteAccountEvent::RemoteAccountRefreshed { profile, at } => {
             row.map(|r| remote_row(&r.id, profile, r.created_at, *at))
         }
+        // Kept so what refers to it still finds a name, but no longer active: not shown, not
+        // followable, and what it sends is ignored.
+        RemoteAccountEvent::RemoteAccountDeleted { at } => row.map(|r| AccountRow {
+            state: "deleted".into(),
+            updated_at: *at,
+            ..r
+        }),
     }
 }
 

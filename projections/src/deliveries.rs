@@ -115,6 +115,43 @@ pub async fn of_activity(db: &Db, activity_id: &str) -> Result<Vec<DeliveryRow>>
     rows.iter().map(delivery).collect()
 }
 
+/// The inboxes the `Create` (`{uri}/activity`) and the `Update`s (`{uri}#updates/…`) of the
+/// object `uri` were queued to: where its `Delete` goes.
+pub async fn sent_for_object(db: &Db, uri: &str) -> Result<Vec<String>> {
+    // `#updates/` up to `#updates0` (`0` follows `/`): every id with that prefix.
+    let sql = db.sql(
+        "SELECT DISTINCT inbox FROM deliveries WHERE activity_id = ? \
+         OR (activity_id >= ? AND activity_id < ?) ORDER BY inbox",
+    );
+    let rows = sqlx::query(&sql)
+        .bind(format!("{uri}/activity"))
+        .bind(format!("{uri}#updates/"))
+        .bind(format!("{uri}#updates0"))
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(|r| Ok(r.text("inbox")?)).collect()
+}
+
+/// Every inbox anything of local account `account_id` was queued to, one per host (the
+/// first in host order): where the `Delete` of the account goes.
+pub async fn inboxes_of_account(db: &Db, account_id: &str) -> Result<Vec<String>> {
+    let sql = db.sql(
+        "SELECT DISTINCT host, inbox FROM deliveries WHERE account_id = ? ORDER BY host, inbox",
+    );
+    let rows = sqlx::query(&sql)
+        .bind(account_id.to_string())
+        .fetch_all(&db.pool)
+        .await?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in &rows {
+        let host = r.text("host")?;
+        if out.last().is_none_or(|(h, _)| *h != host) {
+            out.push((host, r.text("inbox")?));
+        }
+    }
+    Ok(out.into_iter().map(|(_, inbox)| inbox).collect())
+}
+
 /// The deliveries of the latest activities queued, newest first.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<DeliveryRow>> {
     let query = format!(

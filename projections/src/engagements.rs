@@ -87,6 +87,8 @@ impl Projection for EngagementsProjection {
                     | E::Unfavourited { target, at }
                     | E::Bookmarked { target, at }
                     | E::Unbookmarked { target, at } => (target, *at),
+                    // Reblogs are statuses: the statuses read model keeps them.
+                    E::Reblogged { .. } | E::Unreblogged { .. } => return Ok(()),
                 };
                 let id = status_id(position, &target.status_id)?;
                 match event {
@@ -115,6 +117,7 @@ impl Projection for EngagementsProjection {
                         .execute(&mut *tx.conn)
                         .await?;
                     }
+                    E::Reblogged { .. } | E::Unreblogged { .. } => {}
                     E::Unfavourited { .. } | E::Unbookmarked { .. } => {
                         let table = if matches!(event, E::Unfavourited { .. }) {
                             "favourites"

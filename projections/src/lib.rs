@@ -21,8 +21,10 @@ pub mod migrate;
 pub mod notifications;
 pub mod page;
 pub mod projector;
+pub mod reblogs;
 pub mod recorded;
 pub mod relationships;
+pub mod search;
 pub mod statuses;
 
 pub use commands::Commands;
@@ -44,7 +46,7 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
     #[error("event at position {position} cannot be read: {reason}")]
     BadEvent { position: i64, reason: String },
-    #[error("unknown projection {0:?} (known: accounts, instance, media, statuses, relationships, engagements, notifications, federation, deliveries, domain_blocks)")]
+    #[error("unknown projection {0:?} (known: accounts, instance, media, statuses, relationships, engagements, notifications, federation, deliveries, domain_blocks, search)")]
     UnknownProjection(String),
 }
 

@@ -95,6 +95,16 @@ macro_rules! migrations {
                     "/0010_domain_blocks.sql"
                 )),
             },
+            Migration {
+                version: 11,
+                name: "reblogs",
+                sql: include_str!(concat!("../../migrations/", $engine, "/0011_reblogs.sql")),
+            },
+            Migration {
+                version: 12,
+                name: "search",
+                sql: include_str!(concat!("../../migrations/", $engine, "/0012_search.sql")),
+            },
         ]
     };
 }

@@ -1,4 +1,4 @@
-//! Read model: notifications (follow, follow_request, favourite, mention).
+//! Read model: notifications (follow, follow_request, favourite, reblog, mention).
 //!
 //! A notification's id is derived from the position of the event that caused it
 //! (`position * 1000 + n` for the n-th person one event notifies), so ids grow with the log and
@@ -14,7 +14,7 @@ use crate::projector::{Projection, Tx};
 use crate::recorded::{DomainEvent, Recorded};
 use crate::{Db, Error, Page, Result};
 
-pub const TYPES: &[&str] = &["mention", "favourite", "follow", "follow_request"];
+pub const TYPES: &[&str] = &["mention", "favourite", "reblog", "follow", "follow_request"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationRow {
@@ -239,6 +239,32 @@ impl Projection for NotificationsProjection {
                     tx,
                     &target.status_account_id,
                     "favourite",
+                    &target.account_id,
+                    Some(id),
+                )
+                .await?;
+            }
+            // A reblog notifies the original's author about the original, as in Mastodon.
+            DomainEvent::Engagement(EngagementEvent::Reblogged { target, at, .. })
+                if target.account_id != target.status_account_id =>
+            {
+                let id = status_id(position, &target.status_id)?;
+                let n = note(
+                    0,
+                    &target.status_account_id,
+                    "reblog",
+                    &target.account_id,
+                    Some(id),
+                    *at,
+                );
+                insert(tx, n).await?;
+            }
+            DomainEvent::Engagement(EngagementEvent::Unreblogged { target, .. }) => {
+                let id = status_id(position, &target.status_id)?;
+                remove(
+                    tx,
+                    &target.status_account_id,
+                    "reblog",
                     &target.account_id,
                     Some(id),
                 )

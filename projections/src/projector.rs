@@ -102,6 +102,7 @@ impl Projector {
                 Arc::new(crate::federation::FederationProjection),
                 Arc::new(crate::deliveries::DeliveriesProjection),
                 Arc::new(crate::domain_blocks::DomainBlocksProjection),
+                Arc::new(crate::search::SearchProjection),
             ],
         )
     }

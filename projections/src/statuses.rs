@@ -45,6 +45,8 @@ pub struct StatusRow {
     pub url: Option<String>,
     /// The photos of a remote status, which stay on its node.
     pub remote_media: Vec<RemoteMedia>,
+    /// For a reblog (boost), the status reblogged; a reblog has no text or photos of its own.
+    pub reblog_of_id: Option<i64>,
 }
 
 /// One version of a status (the first one included).
@@ -58,7 +60,7 @@ pub struct Version {
 const COLUMNS: &str = "s.id, s.account_id, s.in_reply_to_id, s.in_reply_to_account_id, \
     s.visibility, s.text, s.content, s.spoiler_text, s.is_sensitive, s.language, s.title, \
     s.licence, s.allow_download, s.media_count, s.created_at, s.edited_at, s.uri, s.url, \
-    s.remote_media";
+    s.remote_media, s.reblog_of_id";
 
 fn from_row(row: &AnyRow) -> Result<StatusRow> {
     Ok(StatusRow {
@@ -89,6 +91,7 @@ fn from_row(row: &AnyRow) -> Result<StatusRow> {
             })?,
             None => Vec::new(),
         },
+        reblog_of_id: row.try_get("reblog_of_id")?,
     })
 }
 
@@ -108,7 +111,8 @@ pub type Viewer<'a> = Option<&'a str>;
 pub fn visible(viewer: Viewer<'_>) -> (String, Vec<Arg>) {
     let active =
         "EXISTS (SELECT 1 FROM accounts a WHERE a.id = s.account_id AND a.state = 'active')";
-    match viewer {
+    let (original, original_args) = crate::reblogs::original_visible(viewer);
+    let (vis, mut args) = match viewer {
         None => (
             format!("(s.visibility IN ('public', 'unlisted') AND {active})"),
             Vec::new(),
@@ -126,18 +130,24 @@ pub fn visible(viewer: Viewer<'_>) -> (String, Vec<Arg>) {
             ),
             vec![v.into(), v.into(), v.into(), v.into(), v.into()],
         ),
-    }
+    };
+    args.extend(original_args);
+    (format!("({vis} AND {original})"), args)
 }
 
-/// Hides authors the viewer muted (timelines and notifications, not profiles or threads).
+/// Hides authors the viewer muted (timelines and notifications, not profiles or threads), and
+/// reblogs of their statuses.
 fn not_muted(viewer: Viewer<'_>) -> (String, Vec<Arg>) {
     match viewer {
         None => (String::new(), Vec::new()),
         Some(v) => (
             " AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.account_id = ? \
-             AND mu.target_id = s.account_id)"
+             AND mu.target_id = s.account_id) \
+             AND NOT EXISTS (SELECT 1 FROM statuses mo JOIN mutes mr \
+             ON mr.target_id = mo.account_id WHERE mo.id = s.reblog_of_id \
+             AND mr.account_id = ?)"
                 .to_string(),
-            vec![v.into()],
+            vec![v.into(), v.into()],
         ),
     }
 }
@@ -309,8 +319,8 @@ pub async fn public(
     filter: PublicFilter,
     page: Page,
 ) -> Result<Vec<StatusRow>> {
-    let mut condition = "s.visibility = 'public' AND (s.in_reply_to_account_id IS NULL \
-        OR s.in_reply_to_account_id = s.account_id)"
+    let mut condition = "s.visibility = 'public' AND s.reblog_of_id IS NULL \
+        AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id)"
         .to_string();
     let mut args: Vec<Arg> = Vec::new();
     if filter.only_media {
@@ -338,6 +348,8 @@ pub async fn public(
 pub struct AccountFilter {
     pub only_media: bool,
     pub exclude_replies: bool,
+    /// Leave out the account's reblogs (Mastodon's `exclude_reblogs`).
+    pub exclude_reblogs: bool,
 }
 
 /// An account's statuses as the viewer may see them (its profile).
@@ -351,6 +363,9 @@ pub async fn of_account(
     let mut condition = "s.account_id = ?".to_string();
     if filter.only_media {
         condition.push_str(" AND s.media_count > 0");
+    }
+    if filter.exclude_reblogs {
+        condition.push_str(" AND s.reblog_of_id IS NULL");
     }
     if filter.exclude_replies {
         condition.push_str(
@@ -617,6 +632,9 @@ impl Projection for StatusesProjection {
     }
 
     async fn apply(&self, tx: &mut Tx<'_>, recorded: &Recorded) -> Result<()> {
+        if let DomainEvent::Engagement(event) = &recorded.event {
+            return crate::reblogs::apply(tx, recorded.position, event).await;
+        }
         let DomainEvent::Status(event) = &recorded.event else {
             return Ok(());
         };
@@ -648,6 +666,8 @@ impl Projection for StatusesProjection {
             }
             StatusEvent::StatusDeleted { .. } => {
                 let id = id_of(position, &recorded.aggregate_id)?;
+                // Its reblogs go with it.
+                crate::reblogs::remove_all_of(tx, id).await?;
                 for table in ["status_tags", "status_mentions", "status_edits"] {
                     sqlx::query(&tx.sql(&format!("DELETE FROM {table} WHERE status_id = ?")))
                         .bind(id)

@@ -317,7 +317,7 @@ async fn the_readme_node_runs_on_embedded_sqlite_and_admin_commands_reach_it_whi
     );
     assert!(
         stdout.contains(
-            "rebuilt accounts, instance, media, statuses, relationships, engagements, notifications, federation, deliveries, domain_blocks from"
+            "rebuilt accounts, instance, media, statuses, relationships, engagements, notifications, federation, deliveries, domain_blocks, search from"
         ),
         "{stdout}"
     );

@@ -535,7 +535,7 @@ async fn a_blocked_node_is_refused_cut_off_and_welcomed_back_once_unblocked(engi
         Some(&admin),
     )
     .await;
-    peerpx_api::federation::deliver::send_answer(state, "Reject", &ben_row, &ana_row)
+    peerpx_api::federation::deliver::send_answer(state, "Reject", &ben_row, &ana_row, "test")
         .await
         .expect("queued");
     let failed = eventually(WAIT, "B's delivery to fail while A is down", || async {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, expect_json, Engine, TestNode};
+use crate::harness::{eventually, expect_json, follow_across, json_of, Engine, TestNode};
 use crate::on_every_engine;
 use crate::statuses::{post, upload};
 
@@ -18,30 +18,6 @@ const WAIT: Duration = Duration::from_secs(30);
 
 fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
-}
-
-async fn json_of(node: &TestNode, path: &str, token: &str) -> Value {
-    expect_json(node.get(path, Some(token)).await, StatusCode::OK).await
-}
-
-/// `ben` on `b` follows `ana` on `a` and waits for the Accept; returns ana's id on `b`.
-async fn follow_across(a: &TestNode, b: &TestNode, ben: &str) -> String {
-    let path = format!("/api/v1/accounts/lookup?acct=ana@{}", a.domain);
-    let ana_on_b = id(&json_of(b, &path, ben).await);
-    let r = b
-        .post_form(
-            &format!("/api/v1/accounts/{ana_on_b}/follow"),
-            Some(ben),
-            &[],
-        )
-        .await;
-    expect_json(r, StatusCode::OK).await;
-    eventually(WAIT, "the follow to be accepted", || async {
-        let path = format!("/api/v1/accounts/relationships?id[]={ana_on_b}");
-        (json_of(b, &path, ben).await[0]["following"] == true).then_some(())
-    })
-    .await;
-    ana_on_b
 }
 
 /// Events of one type in a node's log.
@@ -64,7 +40,7 @@ async fn a_photo_post_travels_with_its_likes_comments_edits_and_delete(engine: E
     };
     let (_, ana) = a.user("ana").await;
     let (_, ben) = b.user("ben").await;
-    let ana_on_b = follow_across(&a, &b, &ben).await;
+    let ana_on_b = follow_across(&b, &ben, &a, "ana").await;
 
     // Ana posts a photo; it reaches Ben's home timeline on the other node.
     let photo = upload(

@@ -494,3 +494,40 @@ macro_rules! on_every_engine {
         )*
     };
 }
+
+/// The holder of `token` on `from` follows `username` of node `to` (looked up by its address)
+/// and waits until `to` accepted; returns the followed account's id on `from`.
+pub async fn follow_across(from: &TestNode, token: &str, to: &TestNode, username: &str) -> String {
+    let json_of = |path: String| async move {
+        expect_json(from.get(&path, Some(token)).await, StatusCode::OK).await
+    };
+    let found = json_of(format!(
+        "/api/v1/accounts/lookup?acct={username}@{}",
+        to.domain
+    ))
+    .await;
+    let target = found["id"].as_str().expect("id").to_string();
+    let r = from
+        .post_form(
+            &format!("/api/v1/accounts/{target}/follow"),
+            Some(token),
+            &[],
+        )
+        .await;
+    expect_json(r, StatusCode::OK).await;
+    eventually(
+        Duration::from_secs(30),
+        "the follow to be accepted",
+        || async {
+            let path = format!("/api/v1/accounts/relationships?id[]={target}");
+            (json_of(path).await[0]["following"] == true).then_some(())
+        },
+    )
+    .await;
+    target
+}
+
+/// `GET path` as the holder of `token`, expecting 200 and JSON.
+pub async fn json_of(node: &TestNode, path: &str, token: &str) -> Value {
+    expect_json(node.get(path, Some(token)).await, StatusCode::OK).await
+}

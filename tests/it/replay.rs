@@ -128,7 +128,8 @@ async fn replay_rebuilds_every_read_model_identically(engine: Engine) {
             "notifications",
             "federation",
             "deliveries",
-            "domain_blocks"
+            "domain_blocks",
+            "search"
         ]
     );
     let head = node.head().await;
@@ -305,7 +306,7 @@ async fn replay_rebuilds_photos_and_the_social_graph_identically(engine: Engine)
         assert!(rows >= at_least, "{table} has {rows} rows: {before:?}");
     }
     let report = state.projector.replay(None).await.expect("replay");
-    assert_eq!(report.projections.len(), 10);
+    assert_eq!(report.projections.len(), 11);
     let after = state.projector.snapshot().await.expect("snapshot");
     assert_eq!(before, after, "replay changed a read model");
     state

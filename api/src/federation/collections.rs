@@ -121,11 +121,34 @@ pub async fn outbox(
     )
     .await?;
     let keys: Vec<i64> = rows.iter().map(|s| s.id).collect();
-    let items = objects::notes(&state, &account, &rows)
-        .await?
+    // The account's notes as Creates, its reblogs as Announces, in the order of the page.
+    let own: Vec<read::StatusRow> = rows
         .iter()
-        .map(objects::create)
+        .filter(|s| s.reblog_of_id.is_none())
+        .cloned()
         .collect();
+    let mut creates = objects::notes(&state, &account, &own)
+        .await?
+        .into_iter()
+        .map(|n| objects::create(&n));
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match row.reblog_of_id {
+            None => items.extend(creates.next()),
+            Some(of) => {
+                if let Some(original) = read::visible_by_id(&state.db, None, of).await? {
+                    let announce =
+                        super::deliver::announce(&state, &account, row.into(), &original).await?;
+                    items.extend(announce.map(|mut a| {
+                        if let Some(o) = a.as_object_mut() {
+                            o.remove("@context");
+                        }
+                        a
+                    }));
+                }
+            }
+        }
+    }
     Ok(respond(
         &state.config,
         page(&id, &asked, total, items, &keys),

@@ -20,7 +20,6 @@ use super::fetch::FetchError;
 use super::ld::{actor_url, status_url, with_context, ACTIVITY_STREAMS, PUBLIC};
 use super::objects;
 use super::signatures::Signer;
-use crate::auth::new_id;
 use crate::{ApiError, ApiResult, AppState};
 
 /// `Follow` of `target_uri` by `actor`.
@@ -201,19 +200,18 @@ pub async fn send_note(
     .await
 }
 
-/// Sends `Delete` of a local status (to those its `Create` went to: read them before the
-/// status is gone).
+/// Sends `Delete` of local status `id` (to those its `Create` went to, see `outbox`).
 pub async fn send_delete(
     state: &AppState,
     author: &AccountRow,
-    s: &StatusRow,
+    id: i64,
     recipients: &[(String, Option<String>)],
 ) -> ApiResult<()> {
-    if s.uri.is_some() || author.remote.is_some() {
+    if author.remote.is_some() {
         return Ok(());
     }
     let actor = actor_url(&state.config, &author.username);
-    let uri = status_url(&state.config, &author.username, s.id);
+    let uri = status_url(&state.config, &author.username, id);
     let activity = json!({
         "@context": ACTIVITY_STREAMS,
         "id": format!("{uri}#delete"),
@@ -225,12 +223,37 @@ pub async fn send_delete(
     queue(state, author, recipients, activity).await
 }
 
-/// Sends `Like` of a remote status by local `me` to its author, or `Undo` of it.
+/// Sends `Delete` of local account `account`'s actor (deleted by an admin) to `inboxes`.
+pub async fn send_actor_delete(
+    state: &AppState,
+    account: &AccountRow,
+    inboxes: &[String],
+) -> ApiResult<()> {
+    if account.remote.is_some() {
+        return Ok(());
+    }
+    let actor = actor_url(&state.config, &account.username);
+    let activity = json!({
+        "@context": ACTIVITY_STREAMS,
+        "id": format!("{actor}#delete"),
+        "type": "Delete",
+        "actor": actor,
+        "to": [PUBLIC],
+        "object": actor,
+    });
+    let recipients: Vec<(String, Option<String>)> =
+        inboxes.iter().map(|i| (i.clone(), None)).collect();
+    queue(state, account, &recipients, activity).await
+}
+
+/// Sends `Like` of a remote status by local `me` to its author, or `Undo` of it; `position` is
+/// the log position of the favourite or unfavourite, which names the activity.
 pub async fn send_like(
     state: &AppState,
     me: &AccountRow,
     s: &StatusRow,
     on: bool,
+    position: i64,
 ) -> ApiResult<()> {
     let Some(uri) = &s.uri else {
         return Ok(());
@@ -248,12 +271,12 @@ pub async fn send_like(
     });
     let activity = if on {
         let mut like = like;
-        like["id"] = json!(format!("{actor}#likes/{}/{}", s.id, new_id()));
+        like["id"] = json!(format!("{actor}#likes/{}/{position}", s.id));
         like
     } else {
         respond(
             "Undo",
-            &format!("{actor}#likes/{}/undo/{}", s.id, new_id()),
+            &format!("{actor}#likes/{}/undo/{position}", s.id),
             &actor,
             like,
         )
@@ -261,15 +284,115 @@ pub async fn send_like(
     send(state, me, &author, activity).await
 }
 
-/// Sends `Update` of local `me`'s actor to the followers elsewhere.
-pub async fn send_profile(state: &AppState, me: &AccountRow) -> ApiResult<()> {
+/// The ActivityPub id of a status: its `uri` for a remote one, derived from its id for ours.
+async fn uri_of(state: &AppState, s: &StatusRow) -> ApiResult<Option<String>> {
+    if let Some(uri) = &s.uri {
+        return Ok(Some(uri.clone()));
+    }
+    Ok(accounts::by_id(&state.db, &s.account_id)
+        .await?
+        .map(|a| status_url(&state.config, &a.username, s.id)))
+}
+
+/// A local account's reblog as its `Announce` needs it (the row, or the event once it is gone).
+pub struct Boost<'a> {
+    pub id: i64,
+    pub visibility: &'a str,
+    pub at: i64,
+}
+
+impl<'a> From<&'a StatusRow> for Boost<'a> {
+    fn from(s: &'a StatusRow) -> Self {
+        Self {
+            id: s.id,
+            visibility: &s.visibility,
+            at: s.created_at,
+        }
+    }
+}
+
+/// `Announce` of `original` by local `me`, for `me`'s reblog `reblog`: its id is under the
+/// reblog's URI; addressed as the reblog's visibility says, and to the original's author.
+pub async fn announce(
+    state: &AppState,
+    me: &AccountRow,
+    reblog: Boost<'_>,
+    original: &StatusRow,
+) -> ApiResult<Option<Value>> {
+    let Some(object) = uri_of(state, original).await? else {
+        return Ok(None);
+    };
+    let actor = actor_url(&state.config, &me.username);
+    let followers = format!("{actor}/followers");
+    let author_uri = match accounts::by_id(&state.db, &original.account_id).await? {
+        Some(a) => match &a.remote {
+            Some(r) => r.uri.clone(),
+            None => actor_url(&state.config, &a.username),
+        },
+        None => return Ok(None),
+    };
+    let (to, cc) = match reblog.visibility {
+        "public" => (json!([PUBLIC]), json!([followers, author_uri])),
+        "unlisted" => (json!([followers]), json!([PUBLIC, author_uri])),
+        _ => (json!([followers]), json!([author_uri])),
+    };
+    Ok(Some(json!({
+        "@context": ACTIVITY_STREAMS,
+        "id": format!("{}/activity", status_url(&state.config, &me.username, reblog.id)),
+        "type": "Announce",
+        "actor": actor,
+        "published": crate::entities::iso(reblog.at),
+        "to": to,
+        "cc": cc,
+        "object": object,
+    })))
+}
+
+/// Sends local `me`'s reblog of `original` as `Announce` (`on`) or `Undo{Announce}` to `me`'s
+/// followers elsewhere and the original's remote author. Both ids derive from the reblog's, so
+/// sending again queues nothing twice.
+pub async fn send_announce(
+    state: &AppState,
+    me: &AccountRow,
+    reblog: Boost<'_>,
+    original: &StatusRow,
+    on: bool,
+) -> ApiResult<()> {
+    if me.remote.is_some() {
+        return Ok(());
+    }
+    let Some(announce) = announce(state, me, reblog, original).await? else {
+        return Ok(());
+    };
+    let mut recipients = relationships::remote_follower_inboxes(&state.db, &me.id).await?;
+    if let Some(author) = accounts::by_id(&state.db, &original.account_id).await? {
+        if let Some(r) = author.remote {
+            recipients.push((r.inbox_url, r.shared_inbox_url));
+        }
+    }
+    let activity = if on {
+        announce
+    } else {
+        let actor = actor_url(&state.config, &me.username);
+        let id = format!("{}/undo", announce["id"].as_str().unwrap_or_default());
+        let mut undo = respond("Undo", &id, &actor, announce.clone());
+        undo["to"] = announce["to"].clone();
+        undo["cc"] = announce["cc"].clone();
+        undo
+    };
+    queue(state, me, &recipients, activity).await
+}
+
+/// Sends `Update` of local `me`'s actor to the followers elsewhere; `tag` names the activity
+/// (the log position of the change).
+pub async fn send_profile(state: &AppState, me: &AccountRow, tag: &str) -> ApiResult<()> {
     if me.remote.is_some() {
         return Ok(());
     }
     let recipients = relationships::remote_follower_inboxes(&state.db, &me.id).await?;
     let actor = actor_url(&state.config, &me.username);
     let activity = json!({
-        "id": format!("{actor}#updates/{}", new_id()),
+        "id": format!("{actor}#updates/{tag}"),
         "type": "Update",
         "actor": actor,
         "to": [PUBLIC],
@@ -284,21 +407,28 @@ pub async fn send_profile(state: &AppState, me: &AccountRow) -> ApiResult<()> {
     .await
 }
 
-/// Sends `Follow` from local `me` to remote `target`.
-pub async fn send_follow(state: &AppState, me: &AccountRow, target: &AccountRow) -> ApiResult<()> {
+/// Sends `Follow` from local `me` to remote `target`; `tag` names the activity.
+pub async fn send_follow(
+    state: &AppState,
+    me: &AccountRow,
+    target: &AccountRow,
+    tag: &str,
+) -> ApiResult<()> {
     let Some(remote) = &target.remote else {
         return Ok(());
     };
     let actor = actor_url(&state.config, &me.username);
-    let id = format!("{actor}#follows/{}", new_id());
+    let id = format!("{actor}#follows/{tag}");
     send(state, me, target, follow(&id, &actor, &remote.uri)).await
 }
 
-/// Sends `Undo{Follow}` from local `me` to remote `target` (the last Follow we sent).
+/// Sends `Undo{Follow}` from local `me` to remote `target` (the last Follow we sent); `tag`
+/// names the activity.
 pub async fn send_unfollow(
     state: &AppState,
     me: &AccountRow,
     target: &AccountRow,
+    tag: &str,
 ) -> ApiResult<()> {
     let Some(remote) = &target.remote else {
         return Ok(());
@@ -308,16 +438,18 @@ pub async fn send_unfollow(
         .await?
         .unwrap_or_else(|| format!("{actor}#follows/unknown"));
     let object = follow(&follow_id, &actor, &remote.uri);
-    let id = format!("{follow_id}/undo/{}", new_id());
+    let id = format!("{follow_id}/undo/{tag}");
     send(state, me, target, respond("Undo", &id, &actor, object)).await
 }
 
-/// Answers remote `follower`'s Follow of local `me` with `Accept` or `Reject`.
+/// Answers remote `follower`'s Follow of local `me` with `Accept` or `Reject`; `tag` names the
+/// activity.
 pub async fn send_answer(
     state: &AppState,
     kind: &str,
     me: &AccountRow,
     follower: &AccountRow,
+    tag: &str,
 ) -> ApiResult<()> {
     let Some(remote) = &follower.remote else {
         return Ok(());
@@ -332,7 +464,7 @@ pub async fn send_answer(
             }
         }
     }
-    let id = format!("{actor}#{}/follows/{}", kind.to_lowercase() + "s", new_id());
+    let id = format!("{actor}#{}/follows/{tag}", kind.to_lowercase() + "s");
     send(state, me, follower, respond(kind, &id, &actor, object)).await
 }
 

@@ -10,16 +10,19 @@
 //! What is understood: Follow, Accept, Reject, Undo (Follow, Like, Announce), Create and
 //! Update of notes (remote statuses: kept when someone here follows the author, is mentioned,
 //! or is replied to), Update of the sender's own actor, Delete of a note or of the sender
-//! itself, Like and Announce of our statuses. Anything else is recorded as ignored.
+//! itself, Like of our statuses, and Announce (a reblog by the sender) of a public or unlisted
+//! status, ours or one from elsewhere (known here, or fetched when someone here follows the
+//! sender). Anything else is recorded as ignored.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use cqrs_es::AggregateError;
-use peerpx_aggregates::engagement::Target;
+use peerpx_aggregates::engagement::{Reblog, Target};
 use peerpx_aggregates::status::{Content, Mention, Origin, Post, ReplyTo};
 use peerpx_aggregates::{
-    EngagementCommand, InboundCommand, RelationshipCommand, RelationshipError, StatusCommand,
+    EngagementCommand, EngagementError, InboundCommand, RelationshipCommand, RelationshipError,
+    StatusCommand, Visibility,
 };
 use peerpx_projections::accounts::{self, AccountRow};
 use peerpx_projections::federation::{self as follows_model, Pending};
@@ -143,7 +146,7 @@ async fn interpret_one(state: &AppState, p: &Pending) -> Outcome {
         return ignored("the sender is not known");
     };
     if sender.state != "active" {
-        return ignored("the sender is suspended");
+        return ignored(format!("the sender's account is {}", sender.state));
     }
     let kind = kind_of(&activity).unwrap_or_default().to_string();
     interpret(state, &sender, &kind, &activity).await
@@ -182,8 +185,7 @@ pub async fn interpret(
         "Update" => update(state, sender, activity, &object).await,
         "Delete" => delete(state, sender, &object).await,
         "Like" => like(state, sender, &object, true).await,
-        // peerpx has no boosts yet: neither counted nor shown.
-        "Announce" => ignored("boosts are not supported here yet"),
+        "Announce" => announce(state, sender, activity, &object).await,
         other => ignored(format!("{other:?} activities are not understood")),
     }
 }
@@ -239,9 +241,12 @@ async fn followed_by_local(
 /// blocks the follower, otherwise answered with Accept.
 async fn follow(state: &AppState, sender: &AccountRow, local: &AccountRow) -> Outcome {
     if relationships::is_blocking(&state.db, &local.id, &sender.id).await? {
-        deliver::send_answer(state, "Reject", local, sender).await?;
+        deliver::send_answer(state, "Reject", local, sender, &new_id()).await?;
         return ignored("the followed account blocks the sender");
     }
+    // A Follow repeated while already followed: its Accept may have been lost, so it goes
+    // again. A new follow's Accept goes from the log (`outbox`, on `Followed`).
+    let already = relationships::is_following(&state.db, &sender.id, &local.id).await?;
     let command = RelationshipCommand::Follow {
         account_id: sender.id.clone(),
         target_id: local.id.clone(),
@@ -249,8 +254,8 @@ async fn follow(state: &AppState, sender: &AccountRow, local: &AccountRow) -> Ou
         at: now_millis(),
     };
     let outcome = run(state, sender, &sender.id, &local.id, command).await?;
-    if relationships::is_following(&state.db, &sender.id, &local.id).await? {
-        deliver::send_answer(state, "Accept", local, sender).await?;
+    if already {
+        deliver::send_answer(state, "Accept", local, sender, &new_id()).await?;
     }
     Ok(outcome)
 }
@@ -317,7 +322,7 @@ async fn undo(state: &AppState, sender: &AccountRow, activity: &Value, object: &
             let target = object.get("object").cloned().unwrap_or(Value::Null);
             like(state, sender, &target, false).await
         }
-        Some("Announce") => ignored("boosts are not counted here"),
+        Some("Announce") => unannounce(state, sender, object).await,
         Some(other) => ignored(format!("undoing {other:?} is not understood")),
         None => ignored("the undone activity is not known"),
     }
@@ -394,7 +399,7 @@ async fn note_of(
 }
 
 /// Mentions of our accounts in a remote note.
-async fn local_mentions(state: &AppState, note: &RemoteNote) -> ApiResult<Vec<Mention>> {
+pub(super) async fn local_mentions(state: &AppState, note: &RemoteNote) -> ApiResult<Vec<Mention>> {
     let mut out = Vec::new();
     for href in &note.mentions {
         if let Some(local) = local_actor(state, href).await? {
@@ -427,7 +432,11 @@ fn content_of(note: &RemoteNote, mentions: Vec<Mention>) -> Content {
     }
 }
 
-fn read(sender: &AccountRow, activity: &Value, object: &Value) -> Result<RemoteNote, String> {
+pub(super) fn read(
+    sender: &AccountRow,
+    activity: &Value,
+    object: &Value,
+) -> Result<RemoteNote, String> {
     let followers = sender
         .remote
         .as_ref()
@@ -474,6 +483,18 @@ async fn create(
     if !wanted {
         return ignored("nobody here follows the author, is mentioned or is replied to");
     }
+    post_note(state, sender, &note, parent, mentions).await
+}
+
+/// Records `note`, read as `sender`'s (see [`read`]), as a new remote status replying to
+/// `parent`: what a wanted `Create` does, and what search does with a note it resolved by URL.
+pub(super) async fn post_note(
+    state: &AppState,
+    sender: &AccountRow,
+    note: &RemoteNote,
+    parent: Option<statuses::StatusRow>,
+    mentions: Vec<Mention>,
+) -> Outcome {
     let id = new_id();
     let at = now_millis();
     let post = Post {
@@ -484,7 +505,7 @@ async fn create(
             status_id: p.id.to_string(),
             account_id: p.account_id,
         }),
-        content: content_of(&note, mentions),
+        content: content_of(note, mentions),
         // Shown in the order it was written, never in the future.
         at: note.published.map_or(at, |p| p.min(at)),
         remote: Some(Origin {
@@ -564,7 +585,7 @@ async fn delete(state: &AppState, sender: &AccountRow, object: &Value) -> Outcom
     let uri = id_of(object).unwrap_or_default();
     let sender_uri = sender.remote.as_ref().map_or("", |r| r.uri.as_str());
     if uri == sender_uri {
-        return ignored("deleted actors are kept until their statuses are deleted");
+        return super::departed::erase(state, sender).await;
     }
     let base = state.config.base_url();
     let Some(existing) = statuses::by_uri(&state.db, &base, uri).await? else {
@@ -579,4 +600,159 @@ async fn delete(state: &AppState, sender: &AccountRow, object: &Value) -> Outcom
         at: now_millis(),
     };
     on_status(state, sender, &existing.id.to_string(), command).await
+}
+
+/// `Announce` of a status by `sender`: a reblog of it by the sender. The status is ours or one
+/// we have; an unknown one is fetched only when someone here follows the sender (nobody else
+/// would see the reblog).
+async fn announce(
+    state: &AppState,
+    sender: &AccountRow,
+    activity: &Value,
+    object: &Value,
+) -> Outcome {
+    let Some(announce_id) = activity.get("id").and_then(Value::as_str) else {
+        return ignored("the Announce has no id");
+    };
+    let Some(uri) = id_of(object) else {
+        return ignored("the Announce names no object");
+    };
+    let base = state.config.base_url();
+    let followed = relationships::has_local_follower(&state.db, &sender.id).await?;
+    let status = match statuses::by_uri(&state.db, &base, uri).await? {
+        Some(s) => s,
+        None if followed && !uri.starts_with(&format!("{base}/")) => {
+            match fetch_status(state, sender, object).await? {
+                Ok(s) => s,
+                Err(why) => return ignored(why),
+            }
+        }
+        None => return ignored("the announced status is not known here"),
+    };
+    if status.reblog_of_id.is_some() {
+        return ignored("the announced status is itself a reblog");
+    }
+    if status.uri.is_some() && !followed {
+        return ignored("nobody here follows the sender of a reblog of another node's status");
+    }
+    // What the sender may not see, it cannot reblog.
+    if statuses::visible_by_id(&state.db, Some(&sender.id), status.id)
+        .await?
+        .is_none()
+    {
+        return ignored("the announced status is not visible to the sender");
+    }
+    let followers = sender
+        .remote
+        .as_ref()
+        .and_then(|r| r.followers_url.as_deref());
+    let visibility = match notes::visibility(activity, None, followers) {
+        Visibility::Direct => Visibility::Private,
+        v => v,
+    };
+    let command = EngagementCommand::Reblog {
+        target: Target {
+            account_id: sender.id.clone(),
+            status_id: status.id.to_string(),
+            status_account_id: status.account_id.clone(),
+        },
+        original: status.visibility.parse().unwrap_or(Visibility::Direct),
+        reblog: Reblog {
+            id: new_id(),
+            visibility,
+            uri: Some(announce_id.to_string()),
+        },
+        at: now_millis(),
+    };
+    on_engagement(state, sender, &status.id.to_string(), command).await
+}
+
+/// `Undo{Announce}`: the sender's reblog, found by the Announce's id or its object, goes.
+async fn unannounce(state: &AppState, sender: &AccountRow, object: &Value) -> Outcome {
+    let base = state.config.base_url();
+    let mut original = None;
+    if let Some(id) = id_of(object) {
+        if let Some(reblog) = statuses::by_uri(&state.db, &base, id).await? {
+            if reblog.account_id == sender.id {
+                original = reblog.reblog_of_id;
+            }
+        }
+    }
+    if original.is_none() {
+        if let Some(target) = object.get("object").and_then(id_of) {
+            original = statuses::by_uri(&state.db, &base, target)
+                .await?
+                .filter(|s| s.reblog_of_id.is_none())
+                .map(|s| s.id);
+        }
+    }
+    let Some(original) = original else {
+        return ignored("the undone Announce is not known here");
+    };
+    let command = EngagementCommand::Unreblog { at: now_millis() };
+    on_engagement(state, sender, &original.to_string(), command).await
+}
+
+/// Runs an engagement command of `sender`'s on a status; a refusal is recorded as ignored.
+async fn on_engagement(
+    state: &AppState,
+    sender: &AccountRow,
+    status_id: &str,
+    command: EngagementCommand,
+) -> Outcome {
+    match crate::reblogs::run(state, &sender.id, status_id, command, "inbox").await {
+        Ok(0) => ignored("nothing changed (already done)"),
+        Ok(_) => applied(),
+        Err(AggregateError::UserError(e @ EngagementError::NotReblogable(_))) => ignored(e),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Fetches a remote status an Announce names, with its author, and keeps it (as a `Create`
+/// would); what cannot be read is the reason it is not kept.
+async fn fetch_status(
+    state: &AppState,
+    sender: &AccountRow,
+    object: &Value,
+) -> ApiResult<Result<statuses::StatusRow, String>> {
+    // Only the note's own node vouches for it: fetch it from there, even when embedded.
+    let Some(uri) = id_of(object) else {
+        return Ok(Err("the Announce names no object".into()));
+    };
+    let by_id = Value::String(uri.to_string());
+    let Some(fetched) = note_of(state, sender, &by_id).await? else {
+        return Ok(Err("the announced status could not be fetched".into()));
+    };
+    if id_of(&fetched) != Some(uri) {
+        return Ok(Err("the fetched status has another id".into()));
+    }
+    let note = match notes::read_note(&fetched, None, None) {
+        Ok(n) => n,
+        Err(why) => return Ok(Err(why)),
+    };
+    if !matches!(note.visibility, Visibility::Public | Visibility::Unlisted) {
+        return Ok(Err("only public and unlisted statuses are reblogged".into()));
+    }
+    let author = match resolve::resolve_uri(state, &note.attributed_to, None, false).await? {
+        Ok(a) if a.remote.is_some() && a.state == "active" => a,
+        Ok(_) => {
+            return Ok(Err(
+                "the announced status's author is not a remote account".into()
+            ))
+        }
+        Err(e) => return Ok(Err(format!("the announced status's author: {e}"))),
+    };
+    let base = state.config.base_url();
+    let parent = match &note.in_reply_to {
+        Some(uri) => statuses::by_uri(&state.db, &base, uri).await?,
+        None => None,
+    };
+    let mentions = local_mentions(state, &note).await?;
+    let outcome = post_note(state, &author, &note, parent, mentions).await?;
+    if outcome != "applied" {
+        return Ok(Err(outcome));
+    }
+    Ok(statuses::by_uri(&state.db, &base, &note.uri)
+        .await?
+        .ok_or_else(|| "the fetched status is missing".to_string()))
 }

@@ -223,6 +223,8 @@ pub async fn public_status(
     // An anonymous viewer sees exactly the public and unlisted statuses of active accounts.
     let status = read::visible_by_id(&state.db, None, id)
         .await?
+        // A reblog is no note of its own (it is sent as an Announce).
+        .filter(|s| s.reblog_of_id.is_none())
         .ok_or(ApiError::NotFound)?;
     let author = accounts::by_id(&state.db, &status.account_id)
         .await?
@@ -302,17 +304,44 @@ pub async fn status(
     Ok(ld::activity_response(ld::with_context(&state.config, note)))
 }
 
-/// `GET /users/{username}/statuses/{id}/activity`: the `Create` that published it.
+/// `GET /users/{username}/statuses/{id}/activity`: the `Create` that published it, or for a
+/// reblog, its `Announce`.
 pub async fn status_activity(
     State(state): State<AppState>,
     Path((username, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    if let Some(announce) = reblog_activity(&state, &username, &id).await? {
+        return Ok(ld::activity_response(announce));
+    }
     let (author, s) = public_status(&state, &username, &id).await?;
     let note = one_note(&state, &author, &s).await?;
     Ok(ld::activity_response(ld::with_context(
         &state.config,
         create(&note),
     )))
+}
+
+/// The `Announce` of the public or unlisted reblog `id` of the active local account `username`.
+async fn reblog_activity(state: &AppState, username: &str, id: &str) -> ApiResult<Option<Value>> {
+    let Ok(id) = id.parse::<i64>() else {
+        return Ok(None);
+    };
+    let Some(reblog) = read::visible_by_id(&state.db, None, id).await? else {
+        return Ok(None);
+    };
+    let Some(of) = reblog.reblog_of_id else {
+        return Ok(None);
+    };
+    let booster = accounts::by_id(&state.db, &reblog.account_id)
+        .await?
+        .filter(|a| {
+            a.remote.is_none() && a.username.eq_ignore_ascii_case(username) && a.state == "active"
+        })
+        .ok_or(ApiError::NotFound)?;
+    let original = read::visible_by_id(&state.db, None, of)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    super::deliver::announce(state, &booster, (&reblog).into(), &original).await
 }
 
 #[cfg(test)]
@@ -349,6 +378,7 @@ mod tests {
             uri: None,
             url: None,
             remote_media: Vec::new(),
+            reblog_of_id: None,
         }
     }
 

@@ -6,7 +6,7 @@
 //! request appends nothing.
 
 use cqrs_es::AggregateError;
-use peerpx_aggregates::{RemoteAccountCommand, RemoteProfile};
+use peerpx_aggregates::{RemoteAccountCommand, RemoteAccountError, RemoteProfile};
 use peerpx_projections::accounts::{self, AccountRow};
 use peerpx_projections::log::metadata;
 use peerpx_projections::now_millis;
@@ -308,6 +308,10 @@ pub async fn record(state: &AppState, profile: RemoteProfile) -> ApiResult<Accou
             }
             // Two fetches of one actor at the same moment: the other one recorded it.
             Err(AggregateError::AggregateConflict) if attempts < 3 => attempts += 1,
+            // The actor deleted itself: it stays deleted whatever a server says now.
+            Err(AggregateError::UserError(RemoteAccountError::Gone)) => {
+                return Err(ApiError::NotFound)
+            }
             Err(e) => return Err(ApiError::internal(format!("recording {uri}: {e}"))),
         }
     }

@@ -1,14 +1,35 @@
-//! `GET /api/v2/search`: accounts for now (local ones by name prefix, remote ones by their
-//! `user@domain` or actor URL, fetched when `resolve=true`); statuses and hashtags come later and
-//! are answered as empty lists.
+//! `GET /api/v2/search`: accounts, hashtags and statuses, as Mastodon answers them.
+//!
+//! - Accounts: local ones by name prefix, remote ones by their `user@domain` or actor URL
+//!   (fetched when `resolve=true`).
+//! - Hashtags (anyone): the tags starting with the query (without its `#`) that statuses the
+//!   viewer may see carry, most used first.
+//! - Statuses (signed-in users only, as in Mastodon; visitors get an empty list): those the viewer
+//!   may see whose caption, content warning, title or photo descriptions contain every word of the
+//!   query, newest first (`peerpx_projections::search`).
+//! - An `http(s)` URL is an object, not words: a known account or status (a remote one by its
+//!   ActivityPub id, one of ours by its id or page), or with `resolve=true` the document fetched
+//!   signed: an actor is recorded as a remote account, a note (after its author) as a remote
+//!   status exactly as the inbox records a `Create` ([`interpret::post_note`]). Anything else, a
+//!   failed fetch or a suspended domain gives empty lists, not an error.
+//!
+//! `limit` applies to each list; `offset` pages hashtags and statuses (accounts only come on the
+//! first page).
 
 use axum::extract::State;
 use axum::Json;
 use peerpx_projections::accounts::{self, AccountRow};
+use peerpx_projections::search::{self as read, TagCount};
+use peerpx_projections::statuses::{self, StatusRow};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use url::Url;
 
-use super::resolve::{self, signer_for};
+use super::fetch::Fetched;
+use super::interpret;
+use super::notes::{self, NOTE_TYPES};
+use super::resolve::{self, authority, signer_for};
+use super::signatures::{Signer, ACCEPT_ACTIVITY};
 use crate::auth::MaybeAuthed;
 use crate::entities;
 use crate::params::{lenient, Params};
@@ -16,6 +37,8 @@ use crate::{ApiError, ApiResult, AppState};
 
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 40;
+/// Deeper pages are refused work: each one scans every match before it.
+const MAX_OFFSET: i64 = 10_000;
 
 #[derive(Deserialize)]
 struct SearchQuery {
@@ -39,6 +62,18 @@ pub fn split_acct(q: &str) -> Option<(&str, &str)> {
     (valid(user) && valid(domain)).then_some((user, domain))
 }
 
+fn is_url(text: &str) -> bool {
+    text.starts_with("https://") || text.starts_with("http://")
+}
+
+/// What the query asks for, and of whom.
+struct Wanted {
+    accounts: bool,
+    hashtags: bool,
+    /// Only for a signed-in viewer.
+    statuses: bool,
+}
+
 pub async fn search(
     State(state): State<AppState>,
     auth: MaybeAuthed,
@@ -58,27 +93,45 @@ pub async fn search(
         }
         None => None,
     };
+    let viewer = me.as_ref().map(|m| m.id.as_str());
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let wants_accounts = q.kind.as_deref().is_none_or(|k| k == "accounts");
-    let mut found: Vec<AccountRow> = Vec::new();
+    let offset = q.offset.unwrap_or(0).clamp(0, MAX_OFFSET);
+    let kind = q.kind.as_deref();
+    let wanted = Wanted {
+        accounts: kind.is_none_or(|k| k == "accounts"),
+        hashtags: kind.is_none_or(|k| k == "hashtags"),
+        statuses: kind.is_none_or(|k| k == "statuses") && viewer.is_some(),
+    };
+    let signer = me.as_ref().and_then(|m| signer_for(&state, m).ok());
     let text = q.q.trim();
-    if wants_accounts && !text.is_empty() && q.offset.unwrap_or(0) == 0 {
-        let signer = me.as_ref().and_then(|m| signer_for(&state, m).ok());
-        if let Some(a) = exact(&state, text, resolve, signer.as_ref()).await? {
-            found.push(a);
-        }
-        let prefix = match split_acct(text) {
-            Some((user, domain)) if domain.eq_ignore_ascii_case(&state.config.domain) => user,
-            Some(_) => text.trim_start_matches('@'),
-            None if text.starts_with("http") => "",
-            None => text.trim_start_matches('@'),
-        };
-        if !prefix.is_empty() {
-            for a in accounts::search(&state.db, prefix, limit).await? {
-                if !found.iter().any(|f| f.id == a.id) {
-                    found.push(a);
+    let mut found: Vec<AccountRow> = Vec::new();
+    let mut posts: Vec<StatusRow> = Vec::new();
+    let mut tags: Vec<TagCount> = Vec::new();
+    if text.is_empty() {
+        // Nothing to look for.
+    } else if is_url(text) {
+        if offset == 0 {
+            match by_url(&state, text, resolve, signer.as_ref(), &wanted).await? {
+                Found::Account(a) if wanted.accounts => found.push(*a),
+                Found::Status(s) if wanted.statuses => {
+                    // Known or just recorded, it is shown only to who may see it.
+                    if let Some(s) = statuses::visible_by_id(&state.db, viewer, s.id).await? {
+                        posts.push(s);
+                    }
                 }
+                _ => {}
             }
+        }
+    } else {
+        if wanted.accounts && offset == 0 {
+            found = accounts_for(&state, text, resolve, signer.as_ref(), limit).await?;
+        }
+        if wanted.hashtags {
+            tags = read::hashtags(&state.db, viewer, text, limit, offset).await?;
+        }
+        if wanted.statuses {
+            let words = read::words(text);
+            posts = read::statuses(&state.db, viewer, &words, limit, offset).await?;
         }
     }
     found.truncate(usize::try_from(limit).unwrap_or(20));
@@ -86,40 +139,79 @@ pub async fn search(
         .iter()
         .map(|a| entities::account(&state.config, a))
         .collect();
+    let statuses = crate::statuses::render(&state, viewer, &posts).await?;
+    let base = state.config.base_url();
+    let hashtags: Vec<Value> = tags
+        .iter()
+        .map(|t| tag_json(&base, t, viewer.is_some()))
+        .collect();
     Ok(Json(json!({
         "accounts": rendered,
-        "statuses": [],
-        "hashtags": [],
+        "statuses": statuses,
+        "hashtags": hashtags,
     })))
 }
 
-/// The one account `text` names exactly: a remote `user@domain` or an actor URL (fetched when
-/// `resolve`), or nothing.
+/// Mastodon's Tag entity. No usage history is kept (`history` is empty), and tags cannot be
+/// followed here (`following`, given to signed-in viewers, is false).
+fn tag_json(base: &str, tag: &TagCount, signed_in: bool) -> Value {
+    let mut v = json!({
+        "name": tag.name,
+        "url": format!("{base}/tags/{}", tag.name),
+        "history": [],
+    });
+    if signed_in {
+        v["following"] = json!(false);
+    }
+    v
+}
+
+/// Accounts for a query that is not a URL: the one a `user@domain` names exactly, then local
+/// and known ones by name prefix.
+async fn accounts_for(
+    state: &AppState,
+    text: &str,
+    resolve: bool,
+    signer: Option<&Signer>,
+    limit: i64,
+) -> ApiResult<Vec<AccountRow>> {
+    let mut found: Vec<AccountRow> = Vec::new();
+    if let Some(a) = exact(state, text, resolve, signer).await? {
+        found.push(a);
+    }
+    let prefix = match split_acct(text) {
+        Some((user, domain)) if domain.eq_ignore_ascii_case(&state.config.domain) => user,
+        _ => text.trim_start_matches('@'),
+    };
+    if !prefix.is_empty() {
+        for a in accounts::search(&state.db, prefix, limit).await? {
+            if !found.iter().any(|f| f.id == a.id) {
+                found.push(a);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The one account a remote `user@domain` (fetched when `resolve`) or a local one names.
 async fn exact(
     state: &AppState,
     text: &str,
     resolve: bool,
-    signer: Option<&super::signatures::Signer>,
+    signer: Option<&Signer>,
 ) -> ApiResult<Option<AccountRow>> {
-    let outcome = if text.starts_with("https://") || text.starts_with("http://") {
-        if !resolve {
-            return Ok(accounts::by_uri(&state.db, text).await?);
-        }
-        resolve::resolve_uri(state, text, signer, false).await?
-    } else if let Some((user, domain)) = split_acct(text) {
-        if domain.eq_ignore_ascii_case(&state.config.domain) {
-            return Ok(accounts::by_username(&state.db, user)
-                .await?
-                .filter(|a| a.state == "active"));
-        }
-        if !resolve {
-            return Ok(accounts::by_acct(&state.db, user, domain).await?);
-        }
-        resolve::resolve_acct(state, user, domain, signer).await?
-    } else {
+    let Some((user, domain)) = split_acct(text) else {
         return Ok(None);
     };
-    match outcome {
+    if domain.eq_ignore_ascii_case(&state.config.domain) {
+        return Ok(accounts::by_username(&state.db, user)
+            .await?
+            .filter(|a| a.state == "active"));
+    }
+    if !resolve {
+        return Ok(accounts::by_acct(&state.db, user, domain).await?);
+    }
+    match resolve::resolve_acct(state, user, domain, signer).await? {
         Ok(a) => Ok(Some(a)),
         Err(e) => {
             // Mastodon answers a failed resolution with empty results, not an error.
@@ -127,6 +219,162 @@ async fn exact(
             Ok(None)
         }
     }
+}
+
+/// What an object URL names.
+enum Found {
+    Account(Box<AccountRow>),
+    Status(Box<StatusRow>),
+    Nothing,
+}
+
+/// `host[:port]` of a URL.
+fn host_of(url: &str) -> Option<String> {
+    Url::parse(url).ok().as_ref().and_then(authority)
+}
+
+/// The id of one of our statuses from its page, `{base}/@{username}/{id}` (its ActivityPub id
+/// is [`statuses::by_uri`]'s to read).
+pub fn local_page_id(base: &str, url: &str) -> Option<(String, i64)> {
+    let rest = url.strip_prefix(base)?.strip_prefix("/@")?;
+    let (username, id) = rest.split_once('/')?;
+    let id = id.trim_end_matches('/').parse().ok()?;
+    (!username.is_empty() && !username.contains('@')).then(|| (username.to_string(), id))
+}
+
+/// The account or status `url` names: known ones from the read models; with `resolve`, others
+/// fetched (signed with `signer`) and recorded when they are wanted.
+async fn by_url(
+    state: &AppState,
+    url: &str,
+    resolve: bool,
+    signer: Option<&Signer>,
+    wanted: &Wanted,
+) -> ApiResult<Found> {
+    if super::domain_blocks::suspending(state, url)
+        .await?
+        .is_some()
+    {
+        return Ok(Found::Nothing);
+    }
+    if let Some(a) = accounts::by_uri(&state.db, url).await? {
+        return Ok(Found::Account(Box::new(a)));
+    }
+    let base = state.config.base_url();
+    if let Some((username, id)) = local_page_id(&base, url) {
+        let Some(s) = statuses::by_id(&state.db, id).await? else {
+            return Ok(Found::Nothing);
+        };
+        let author = accounts::by_id(&state.db, &s.account_id).await?;
+        let same = author.is_some_and(|a| a.username.eq_ignore_ascii_case(&username));
+        return Ok(if same && s.uri.is_none() {
+            Found::Status(Box::new(s))
+        } else {
+            Found::Nothing
+        });
+    }
+    if let Some(s) = statuses::by_uri(&state.db, &base, url).await? {
+        return Ok(Found::Status(Box::new(s)));
+    }
+    // Nothing of ours is fetched: what is not in the read models does not exist.
+    if !resolve || host_of(url).is_none() || host_of(url) == host_of(&base) {
+        return Ok(Found::Nothing);
+    }
+    let fetched = match super::domain_blocks::get_json(state, url, ACCEPT_ACTIVITY, signer).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::info!(%url, error = %e, "search could not fetch an object");
+            return Ok(Found::Nothing);
+        }
+    };
+    let kind = fetched
+        .json
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if NOTE_TYPES.contains(&kind) {
+        if !wanted.statuses {
+            return Ok(Found::Nothing);
+        }
+        return Ok(match note(state, fetched, signer).await? {
+            Some(s) => Found::Status(Box::new(s)),
+            None => Found::Nothing,
+        });
+    }
+    if !wanted.accounts {
+        return Ok(Found::Nothing);
+    }
+    // An actor, or a key naming its owner: read the way the inbox reads signers.
+    let outcome = if fetched.json.get("publicKeyPem").is_some() {
+        resolve::resolve_uri(state, url, signer, false).await?
+    } else {
+        match resolve::profile_of(&fetched.json, &fetched.url) {
+            Ok(profile) => Ok(resolve::record(state, profile).await?),
+            Err(e) => Err(e),
+        }
+    };
+    match outcome {
+        Ok(a) => Ok(Found::Account(Box::new(a))),
+        Err(e) => {
+            tracing::info!(%url, error = %e, "search could not resolve");
+            Ok(Found::Nothing)
+        }
+    }
+}
+
+/// A fetched note as a status: the one already here with its id, or a new remote status by its
+/// author (resolved first), recorded as the inbox records a `Create`.
+async fn note(
+    state: &AppState,
+    fetched: Fetched,
+    signer: Option<&Signer>,
+) -> ApiResult<Option<StatusRow>> {
+    let json = fetched.json;
+    let claimed = json.get("id").and_then(Value::as_str).unwrap_or("");
+    // Only the host an id names vouches for its document (as the inbox checks fetched notes).
+    if host_of(claimed).is_none() || host_of(claimed) != authority(&fetched.url) {
+        tracing::info!(id = %claimed, from = %fetched.url, "a note served by another host");
+        return Ok(None);
+    }
+    let base = state.config.base_url();
+    if let Some(known) = statuses::by_uri(&state.db, &base, claimed).await? {
+        return Ok(Some(known));
+    }
+    let author_uri = match notes::read_note(&json, None, None) {
+        Ok(n) => n.attributed_to,
+        Err(why) => {
+            tracing::info!(id = %claimed, %why, "search could not read a note");
+            return Ok(None);
+        }
+    };
+    // Nor does it vouch for an author elsewhere.
+    if host_of(&author_uri) != host_of(claimed) {
+        tracing::info!(id = %claimed, author = %author_uri, "a note by an author of another host");
+        return Ok(None);
+    }
+    let author = match resolve::resolve_uri(state, &author_uri, signer, false).await? {
+        Ok(a) if a.state == "active" && a.remote.is_some() => a,
+        Ok(_) => return Ok(None),
+        Err(e) => {
+            tracing::info!(author = %author_uri, error = %e, "search could not resolve an author");
+            return Ok(None);
+        }
+    };
+    let note = match interpret::read(&author, &Value::Null, &json) {
+        Ok(n) => n,
+        Err(why) => {
+            tracing::info!(id = %claimed, %why, "search could not read a note");
+            return Ok(None);
+        }
+    };
+    let parent = match &note.in_reply_to {
+        Some(uri) => statuses::by_uri(&state.db, &base, uri).await?,
+        None => None,
+    };
+    let mentions = interpret::local_mentions(state, &note).await?;
+    let outcome = interpret::post_note(state, &author, &note, parent, mentions).await?;
+    tracing::info!(id = %note.uri, %outcome, "search recorded a remote status");
+    Ok(statuses::by_uri(&state.db, &base, &note.uri).await?)
 }
 
 #[cfg(test)]
@@ -143,5 +391,25 @@ mod tests {
         assert_eq!(split_acct("ben"), None);
         assert_eq!(split_acct("@ben@"), None);
         assert_eq!(split_acct("a@b@c"), None);
+    }
+
+    #[test]
+    fn our_status_pages_give_their_author_and_id() {
+        let base = "https://photos.example";
+        assert_eq!(
+            local_page_id(base, "https://photos.example/@ana/123"),
+            Some(("ana".to_string(), 123))
+        );
+        assert_eq!(local_page_id(base, "https://photos.example/@ana"), None);
+        assert_eq!(local_page_id(base, "https://photos.example/@ana/x"), None);
+        assert_eq!(
+            local_page_id(base, "https://photos.example/@ana@b.example/1"),
+            None
+        );
+        assert_eq!(local_page_id(base, "https://other.example/@ana/123"), None);
+        assert_eq!(
+            local_page_id(base, "https://photos.example.evil/@ana/1"),
+            None
+        );
     }
 }

@@ -74,10 +74,11 @@ export const updateCredentials = (form: FormData) =>
 
 export const lookup = (acct: string) => get<Account>('/api/v1/accounts/lookup', { acct })
 
-/** Accounts matching `q` (a name, `@user@host` or an actor URL); `resolve` (signed-in only) asks
- * the node to fetch an account of another node it does not know yet. */
+/** Accounts, hashtags and (for signed-in people) statuses matching `q`: words, a name,
+ * `@user@host`, or the URL of an account or a post; `resolve` (signed-in only) asks the node to
+ * fetch an account or a post of another node it does not know yet. */
 export const search = (q: string, resolve: boolean) =>
-  get<SearchResults>('/api/v2/search', { q, type: 'accounts', resolve, limit: 40 })
+  get<SearchResults>('/api/v2/search', { q, resolve, limit: 40 })
 
 export const accountStatuses = (id: string, query: Query) =>
   page<Status>(`/api/v1/accounts/${enc(id)}/statuses`, query)
@@ -134,6 +135,10 @@ export const deleteStatus = (id: string) =>
 
 export const favourite = (id: string) => post<Status>(`/api/v1/statuses/${enc(id)}/favourite`)
 export const unfavourite = (id: string) => post<Status>(`/api/v1/statuses/${enc(id)}/unfavourite`)
+/** Answers with the reblog, which wraps the status boosted. */
+export const reblog = (id: string) => post<Status>(`/api/v1/statuses/${enc(id)}/reblog`)
+/** Answers with the status no longer boosted. */
+export const unreblog = (id: string) => post<Status>(`/api/v1/statuses/${enc(id)}/unreblog`)
 
 // Media (the upload itself is in upload.ts, for its progress events)
 

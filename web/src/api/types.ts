@@ -92,6 +92,10 @@ export interface Licence {
 export interface Tag {
   name: string
   url: string
+  /** Uses per day, newest first (search results; may be empty). */
+  history?: { day: string; uses: string; accounts: string }[]
+  /** Whether the signed-in viewer follows the tag (search results). */
+  following?: boolean
 }
 
 export type Visibility = 'public' | 'unlisted' | 'private' | 'direct'
@@ -108,6 +112,10 @@ export interface Status {
   replies_count: number
   favourites_count: number
   favourited?: boolean
+  reblogs_count?: number
+  reblogged?: boolean
+  /** For a reblog (boost): the status boosted; the reblog itself has no content. */
+  reblog?: Status | null
   content: string
   account: Account
   media_attachments: MediaAttachment[]
@@ -133,7 +141,7 @@ export interface Relationship {
   blocked_by: boolean
 }
 
-export type NotificationType = 'mention' | 'favourite' | 'follow' | 'follow_request'
+export type NotificationType = 'mention' | 'favourite' | 'reblog' | 'follow' | 'follow_request'
 
 export interface Notification {
   id: string

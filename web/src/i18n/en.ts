@@ -29,14 +29,19 @@ export default {
   },
   search: {
     label: 'Search',
-    placeholder: 'Name, @user@node or #tag',
+    placeholder: 'Words, name, @user@node, #tag or a link',
     title: 'Search',
-    resultsFor: 'Accounts matching “{q}”',
-    empty: 'Type a name, an address such as @someone@their.node, or a #tag to search.',
-    noResults: 'No account matches “{q}”.',
-    signInToResolve: 'Sign in to look up accounts on other nodes.',
+    resultsFor: 'Results for “{q}”',
+    empty:
+      'Type words, a name, an address such as @someone@their.node, a #tag or a photo’s link to search.',
+    noResults: 'Nothing matches “{q}”.',
+    signInToResolve: 'Sign in to look up accounts and photos on other nodes.',
+    signInForPhotos: 'Sign in to search photos by their captions and descriptions.',
+    accounts: 'Accounts',
+    hashtags: 'Hashtags',
+    photos: 'Photos',
     remoteHint:
-      'Accounts of other nodes are looked up on their node, which can take a few seconds.',
+      'Accounts and photos of other nodes are looked up on their node, which can take a few seconds.',
     retry: 'Try again',
   },
   theme: {
@@ -57,6 +62,7 @@ export default {
   },
   feed: {
     comment: 'A comment on a photo',
+    boostedBy: 'Boosted by {name}',
   },
   photo: {
     by: 'Photo by {name}',
@@ -71,6 +77,9 @@ export default {
     like: 'Like',
     liked: 'Liked',
     likes: '{n} like | {n} likes',
+    boost: 'Boost',
+    boosted: 'Boosted',
+    boosts: '{n} boost | {n} boosts',
     download: 'Download original',
     share: 'Copy link',
     shareLink: 'Link to this photo',
@@ -192,6 +201,7 @@ export default {
     empty: 'Nothing yet.',
     mention: 'commented or mentioned you',
     favourite: 'liked your photo',
+    reblog: 'boosted your photo',
     follow: 'followed you',
     follow_request: 'asks to follow you',
     other: 'did something',

@@ -29,15 +29,20 @@ export default {
   },
   search: {
     label: 'Rechercher',
-    placeholder: 'Nom, @compte@nœud ou #mot-clé',
+    placeholder: 'Mots, nom, @compte@nœud, #mot-clé ou lien',
     title: 'Recherche',
-    resultsFor: 'Comptes correspondant à « {q} »',
+    resultsFor: 'Résultats pour « {q} »',
     empty:
-      'Tapez un nom, une adresse comme @quelquun@son.noeud, ou un #mot-clé pour lancer la recherche.',
-    noResults: 'Aucun compte ne correspond à « {q} ».',
-    signInToResolve: 'Connectez-vous pour chercher des comptes sur d’autres nœuds.',
+      'Tapez des mots, un nom, une adresse comme @quelquun@son.noeud, un #mot-clé ou le lien d’une photo pour lancer la recherche.',
+    noResults: 'Rien ne correspond à « {q} ».',
+    signInToResolve: 'Connectez-vous pour chercher des comptes et des photos sur d’autres nœuds.',
+    signInForPhotos:
+      'Connectez-vous pour chercher des photos par leur légende et leur description.',
+    accounts: 'Comptes',
+    hashtags: 'Mots-clés',
+    photos: 'Photos',
     remoteHint:
-      'Les comptes d’autres nœuds sont cherchés sur leur nœud, ce qui peut prendre quelques secondes.',
+      'Les comptes et les photos d’autres nœuds sont cherchés sur leur nœud, ce qui peut prendre quelques secondes.',
     retry: 'Réessayer',
   },
   theme: {
@@ -58,6 +63,7 @@ export default {
   },
   feed: {
     comment: 'Un commentaire sur une photo',
+    boostedBy: 'Partagée par {name}',
   },
   photo: {
     by: 'Photo de {name}',
@@ -72,6 +78,9 @@ export default {
     like: 'J’aime',
     liked: 'Aimée',
     likes: '{n} j’aime | {n} j’aime',
+    boost: 'Partager',
+    boosted: 'Partagée',
+    boosts: '{n} partage | {n} partages',
     download: 'Télécharger l’original',
     share: 'Copier le lien',
     shareLink: 'Lien vers cette photo',
@@ -195,6 +204,7 @@ export default {
     empty: 'Rien pour l’instant.',
     mention: 'a commenté ou vous a mentionné',
     favourite: 'a aimé votre photo',
+    reblog: 'a partagé votre photo',
     follow: 'vous suit',
     follow_request: 'demande à vous suivre',
     other: 'a fait quelque chose',

@@ -2,7 +2,7 @@ import { flushPromises, mount } from '@vue/test-utils'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import * as api from '../api'
 import type { CredentialAccount, Relationship, SearchResults } from '../api'
-import { account, plugins } from '../components/test-helpers'
+import { account, photo, plugins, status } from '../components/test-helpers'
 import { useSession } from '../stores/session'
 import SearchPage from './SearchPage.vue'
 
@@ -26,10 +26,11 @@ const rel = (over: Partial<Relationship> = {}): Relationship => ({
   blocked_by: false,
   ...over,
 })
-const results = (accounts = [account()]): SearchResults => ({
+const results = (accounts = [account()], over: Partial<SearchResults> = {}): SearchResults => ({
   accounts,
   statuses: [],
   hashtags: [],
+  ...over,
 })
 const bob = account({
   id: '20',
@@ -101,10 +102,10 @@ describe('SearchPage', () => {
     search.mockResolvedValue(results([]))
     const { w } = await open('@nobody@other.node')
     expect(w.get('[data-testid="search-no-results"]').text()).toBe(
-      'No account matches “@nobody@other.node”.',
+      'Nothing matches “@nobody@other.node”.',
     )
     const signIn = w.get('a[href^="/signin"]')
-    expect(signIn.text()).toContain('Sign in to look up accounts on other nodes')
+    expect(signIn.text()).toContain('Sign in to look up accounts and photos on other nodes')
     expect(decodeURIComponent(signIn.attributes('href')!)).toContain('next=/search?q=')
   })
 
@@ -136,5 +137,68 @@ describe('SearchPage', () => {
     await router.push({ path: '/search', query: { q: 'bob' } })
     await flushPromises()
     expect(search.mock.calls.map((c) => c[0])).toEqual(['ada', 'bob'])
+  })
+
+  it('shows hashtags linking to their pages and matching posts with photos as a grid', async () => {
+    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(1000)
+    search.mockResolvedValue(
+      results([], {
+        hashtags: [
+          { name: 'cycling', url: 'http://node.test/tags/cycling', history: [] },
+          { name: 'cityscape', url: 'http://node.test/tags/cityscape', history: [] },
+        ],
+        statuses: [
+          status('31', [photo('a')]),
+          // A comment without a photo is not a photo.
+          status('32', []),
+          status('33', [photo('b', 1000, 1500), photo('c')]),
+        ],
+      }),
+    )
+    relationships.mockResolvedValue([])
+    const { w } = await open('cy', true)
+    expect(search).toHaveBeenCalledWith('cy', true)
+    expect(w.get('h1').text()).toBe('Results for “cy”')
+    const tags = w.findAll('[data-testid="search-hashtag"] a')
+    expect(tags.map((a) => a.text())).toEqual(['#cycling', '#cityscape'])
+    expect(tags.map((a) => a.attributes('href'))).toEqual(['/tags/cycling', '/tags/cityscape'])
+    const grid = w.get('[data-testid="search-photos"]')
+    expect(grid.get('h2').text()).toBe('Photos')
+    const tiles = grid.findAll('[data-testid="photo-tile"]')
+    expect(tiles.map((a) => a.attributes('href'))).toEqual(['/@ada/31', '/@ada/33'])
+    expect(grid.findAll('img')[0]!.attributes('alt')).toBe('photo a')
+    expect(w.find('[data-testid="search-account"]').exists()).toBe(false)
+    expect(w.find('[data-testid="search-no-results"]').exists()).toBe(false)
+    // Signed in: no invitation to sign in.
+    expect(w.find('[data-testid="search-sign-in"]').exists()).toBe(false)
+  })
+
+  it('resolves a photo’s URL for a signed-in user and shows the photo', async () => {
+    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(1000)
+    const remote = status('40', [photo('r')], {
+      account: bob,
+      url: 'https://other.node/@bob/99',
+    })
+    search.mockResolvedValue(results([], { statuses: [remote] }))
+    const url = 'https://other.node/users/bob/statuses/99'
+    const { w } = await open(url, true)
+    expect(search).toHaveBeenCalledWith(url, true)
+    const tiles = w.findAll('[data-testid="search-photos"] [data-testid="photo-tile"]')
+    expect(tiles).toHaveLength(1)
+    expect(tiles[0]!.attributes('href')).toBe('/@bob@other.node/40')
+    expect(w.find('[data-testid="search-no-results"]').exists()).toBe(false)
+  })
+
+  it('tells visitors that photos are searched for signed-in people', async () => {
+    search.mockResolvedValue(
+      results([], { hashtags: [{ name: 'sunset', url: 'http://node.test/tags/sunset' }] }),
+    )
+    const { w } = await open('sunset')
+    expect(search).toHaveBeenCalledWith('sunset', false)
+    expect(w.findAll('[data-testid="search-hashtag"]')).toHaveLength(1)
+    expect(w.find('[data-testid="search-photos"]').exists()).toBe(false)
+    expect(w.get('[data-testid="search-sign-in"] a').text()).toBe(
+      'Sign in to search photos by their captions and descriptions.',
+    )
   })
 })
