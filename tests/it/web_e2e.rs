@@ -1,8 +1,16 @@
-//! The web UI end to end, in a real headless Chromium: `web/e2e/scenario.mjs` (playwright-core
-//! driving Debian's `/usr/bin/chromium`) registers, gets approved by the admin, signs in, uploads
-//! two photos, checks the grid, the EXIF panel and the upright orientation, likes, comments, edits
-//! the profile and signs out, against a real node started here. Screenshots of the main pages
-//! land in `target/e2e-screenshots/`.
+//! The web UI end to end, in a real headless Chromium (playwright-core driving Debian's
+//! `/usr/bin/chromium`), against real nodes started here. Screenshots of the main pages land in
+//! `target/e2e-screenshots/`.
+//!
+//! - `web/e2e/scenario.mjs`, on one node: a person registers, gets approved by the admin, signs
+//!   in, uploads two photos, checks the grid, the EXIF panel and the upright orientation, likes,
+//!   comments, edits the profile and signs out.
+//! - `web/e2e/federation.mjs`, across two federated nodes as a person sees it: a visitor on ana's
+//!   profile on node A follows her from node B with the remote-follow form, signs in on B as
+//!   ben on the way and clicks Follow; ana's next photo post shows in ben's Home on B with its
+//!   image loaded from A, ben opens it and likes it and A counts the like; on B, searching
+//!   `@ana@A` finds her (followed), and her hashtag finds the tag, the photo and the tag's page.
+//!   The nodes then agree on the follow and the like.
 
 // Tests may panic on the unexpected (the workspace denies these lints for library code).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -11,12 +19,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use peerpx_aggregates::Role;
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::harness::{expect_json, Engine, TestNode};
+use crate::statuses::{post, upload};
 
-/// The scenario bounds itself to 2 minutes; this is the last resort if a browser hangs.
+/// The scenarios bound themselves to 2 and 3 minutes; this is the last resort if a browser hangs.
 const HARD_LIMIT: Duration = Duration::from_secs(240);
 
 fn repo() -> &'static Path {
@@ -82,6 +92,29 @@ async fn require_tools() {
     );
 }
 
+/// Runs a browser scenario (`node web/e2e/….mjs` with its arguments) within [`HARD_LIMIT`],
+/// asserts it passed and returns what it printed.
+async fn run_browser(mut command: tokio::process::Command, shots: &Path) -> String {
+    command
+        .current_dir(repo())
+        .env("PEERPX_CHROMIUM", chromium())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(HARD_LIMIT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("the browser scenario ran over {HARD_LIMIT:?}"))
+        .unwrap_or_else(|e| panic!("node could not be started ({e})"));
+    assert!(
+        output.status.success(),
+        "the browser scenario failed (screenshots in {})\n{}",
+        shots.display(),
+        show(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_e2e_register_approve_upload_like_comment_profile_sign_out_in_chromium() {
     require_tools().await;
@@ -110,24 +143,8 @@ async fn web_e2e_register_approve_upload_like_comment_profile_sign_out_in_chromi
     command
         .arg(repo().join("web/e2e/scenario.mjs"))
         .arg(&node.base)
-        .arg(&shots)
-        .current_dir(repo())
-        .env("PEERPX_CHROMIUM", chromium())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(HARD_LIMIT, command.output())
-        .await
-        .unwrap_or_else(|_| panic!("the browser scenario ran over {HARD_LIMIT:?}"))
-        .unwrap_or_else(|e| panic!("node could not be started ({e})"));
-    assert!(
-        output.status.success(),
-        "the browser scenario failed (screenshots in {})\n{}",
-        shots.display(),
-        show(&output)
-    );
-    println!("{}", String::from_utf8_lossy(&output.stdout));
+        .arg(&shots);
+    println!("{}", run_browser(command, &shots).await);
     println!(
         "browser scenario: {} ms; screenshots in {}",
         started.elapsed().as_millis(),
@@ -161,4 +178,134 @@ async fn web_e2e_register_approve_upload_like_comment_profile_sign_out_in_chromi
         "one post liked once, its comment deleted: {liked:?}"
     );
     node.stop().await;
+}
+
+/// Ben's password on node B, which the scenario types on B's login page.
+const BEN_PASSWORD: &str = "ben’s password 1";
+/// Ana's hashtag, on the post made before the follow and on the one the scenario makes.
+const HASHTAG: &str = "orbitnight";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_e2e_federation_remote_follow_home_like_and_search_across_two_nodes_in_chromium() {
+    require_tools().await;
+    let a = TestNode::start_federated(Engine::Sqlite)
+        .await
+        .expect("SQLite needs no server");
+    let b = TestNode::start_federated(Engine::Sqlite)
+        .await
+        .expect("SQLite needs no server");
+    let (ana_id, ana) = a.user("ana").await;
+    b.create_account("ben", BEN_PASSWORD, Role::User).await;
+
+    // Before anyone follows her, ana has a public photo post with a hashtag (not sent to B).
+    let first = upload(
+        &a,
+        &ana,
+        "astronaut-exif-gps.jpg",
+        &[(
+            "description",
+            "An astronaut in an orange flight suit, smiling",
+        )],
+    )
+    .await;
+    let first = post(
+        &a,
+        &ana,
+        json!({"status": format!("From the archive #{HASHTAG}"), "visibility": "public",
+               "media_ids": [first["id"]], "title": "Astronaut portrait"}),
+    )
+    .await;
+    // The photo of the post the scenario makes once ben follows: uploaded, not yet posted.
+    let rocket_alt = "A white rocket on its launch pad at dusk, between towers, lit by floodlights";
+    let rocket = upload(&a, &ana, "rocket.jpg", &[("description", rocket_alt)]).await;
+    let rocket = rocket["id"].as_str().expect("media id");
+
+    let shots = repo().join("target/e2e-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot directory");
+    let started = Instant::now();
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(repo().join("web/e2e/federation.mjs"))
+        .arg(&a.base)
+        .arg(&b.base)
+        .arg(&shots)
+        .env("PEERPX_E2E_ANA_TOKEN", &ana)
+        .env("PEERPX_E2E_ANA_MEDIA", rocket)
+        .env("PEERPX_E2E_ANA_MEDIA_ALT", rocket_alt)
+        .env("PEERPX_E2E_HASHTAG", HASHTAG)
+        .env("PEERPX_E2E_BEN_LOGIN", "ben")
+        .env("PEERPX_E2E_BEN_PASSWORD", BEN_PASSWORD);
+    let output = run_browser(command, &shots).await;
+    println!("{output}");
+    println!(
+        "federation browser scenario: {} ms; screenshots in {}",
+        started.elapsed().as_millis(),
+        shots.display()
+    );
+
+    // Both nodes agree on what the browser did: ben on B follows ana on A, A lists ben among
+    // ana's followers, and ana's post made after the follow carries ben's like.
+    let app = b.app().await;
+    let ben = b.login(&app, "ben", BEN_PASSWORD, "read").await;
+    let ana_on_b = expect_json(
+        b.get(
+            &format!("/api/v1/accounts/lookup?acct=ana@{}", a.domain),
+            Some(&ben),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ana_on_b = ana_on_b["id"].as_str().expect("id");
+    let relationship = expect_json(
+        b.get(
+            &format!("/api/v1/accounts/relationships?id[]={ana_on_b}"),
+            Some(&ben),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(relationship[0]["following"], true, "{relationship}");
+    assert_eq!(relationship[0]["requested"], false, "{relationship}");
+    let followers = expect_json(
+        a.get(&format!("/api/v1/accounts/{ana_id}/followers"), Some(&ana))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let followers: Vec<_> = followers
+        .as_array()
+        .expect("followers")
+        .iter()
+        .map(|f| f["acct"].as_str().expect("acct").to_string())
+        .collect();
+    assert_eq!(followers, vec![format!("ben@{}", b.domain)]);
+    let posts = expect_json(
+        a.get(&format!("/api/v1/accounts/{ana_id}/statuses"), Some(&ana))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let posts: Vec<_> = posts
+        .as_array()
+        .expect("posts")
+        .iter()
+        .map(|p| {
+            (
+                p["media_attachments"][0]["id"].clone(),
+                p["favourites_count"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        posts,
+        vec![
+            (json!(rocket), json!(1)),
+            (first["media_attachments"][0]["id"].clone(), json!(0))
+        ],
+        "ana's two posts on A, newest first, the one made after the follow liked once"
+    );
+    b.stop().await;
+    a.stop().await;
 }

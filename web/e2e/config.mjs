@@ -10,6 +10,10 @@ export const CHROMIUM = process.env.PEERPX_CHROMIUM ?? '/usr/bin/chromium'
 
 /** The whole scenario, browser start to browser close. */
 export const SCENARIO_LIMIT_MS = 120_000
+/** The federation scenario (web/e2e/federation.mjs), browser start to browser close. */
+export const FEDERATION_LIMIT_MS = 180_000
+/** Something one node sends the other (a follow's Accept, a post, a like) to arrive. */
+export const DELIVERY_TIMEOUT_MS = 45_000
 /** One action (a click, a fill) or one wait for something to show. */
 export const ACTION_TIMEOUT_MS = 15_000
 /** A page load, or an OAuth round trip through the node's login page. */

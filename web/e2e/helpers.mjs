@@ -26,6 +26,26 @@ export async function until(what, check, timeout = ACTION_TIMEOUT_MS) {
   }
 }
 
+/**
+ * Reloads `page` until `check()` (run once the page has loaded again) is truthy: for what another
+ * node sends, which a page shows only when it loads.
+ */
+export async function reloadUntil(page, what, check, timeout, every = 1_000) {
+  let first = true
+  return until(
+    what,
+    async () => {
+      if (!first) {
+        await sleep(every)
+        await page.reload()
+      }
+      first = false
+      return check()
+    },
+    timeout,
+  )
+}
+
 export function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`)
 }

@@ -287,9 +287,29 @@ try {
       () => visitor.evaluate(() => window.__firstGridImage),
       NAVIGATION_TIMEOUT_MS,
     )
-    const nav = await visitor.evaluate(() => {
+    // Lighthouse's paint and layout figures, as Chromium reports them to the page.
+    const nav = await visitor.evaluate(async () => {
       const n = performance.getEntriesByType('navigation')[0]
-      return { responseEnd: n.responseEnd, domContentLoaded: n.domContentLoadedEventEnd }
+      const fcp = performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null
+      const buffered = (type) =>
+        new Promise((resolve) => {
+          new PerformanceObserver((list) => resolve(list.getEntries())).observe({
+            type,
+            buffered: true,
+          })
+          setTimeout(() => resolve([]), 500)
+        })
+      const lcp = (await buffered('largest-contentful-paint')).at(-1)?.startTime ?? null
+      const cls = (await buffered('layout-shift'))
+        .filter((e) => !e.hadRecentInput)
+        .reduce((sum, e) => sum + e.value, 0)
+      return {
+        responseEnd: n.responseEnd,
+        domContentLoaded: n.domContentLoadedEventEnd,
+        fcp,
+        lcp,
+        cls,
+      }
     })
     figures.cold = { ...first, ...nav }
     await imagesLoaded(visitor, '[data-testid="photo-tile"] img', 'Explore grid')
@@ -305,8 +325,11 @@ try {
     log(
       `  Explore, first grid photo painted: ${ms(figures.cold.painted)} cold ` +
         `(HTML ${ms(nav.responseEnd)}, DOMContentLoaded ${ms(nav.domContentLoaded)}, ` +
-        `photo loaded ${ms(first.loaded)}), ${ms(figures.warm.painted)} warm`,
+        `photo loaded ${ms(first.loaded)}), ${ms(figures.warm.painted)} warm; ` +
+        `first contentful paint ${ms(nav.fcp)}, largest contentful paint ${ms(nav.lcp)}, ` +
+        `cumulative layout shift ${nav.cls.toFixed(3)}`,
     )
+    check(nav.cls < 0.1, `layout shift ${nav.cls.toFixed(3)} stays under Lighthouse's 0.1`)
     check(figures.cold.painted < 5_000, 'the first grid photo shows within 5 s on loopback')
   })
 
@@ -457,7 +480,8 @@ log(`screenshots:\n  ${shoot.taken.join('\n  ')}`)
 if (figures.cold) {
   log(
     `explore first grid photo painted: ${Math.round(figures.cold.painted)} ms cold, ` +
-      `${Math.round(figures.warm?.painted ?? NaN)} ms warm`,
+      `${Math.round(figures.warm?.painted ?? NaN)} ms warm; FCP ${Math.round(figures.cold.fcp)} ms, ` +
+      `LCP ${Math.round(figures.cold.lcp)} ms, CLS ${figures.cold.cls.toFixed(3)}`,
   )
 }
 log(`whole scenario: ${elapsed()} ms`)
