@@ -9,6 +9,7 @@ mod accounts;
 mod cli;
 mod event_log;
 mod federation_actors;
+mod federation_blocks;
 mod federation_delivery;
 mod federation_departed;
 mod federation_domain_blocks;

@@ -407,6 +407,38 @@ pub async fn send_profile(state: &AppState, me: &AccountRow, tag: &str) -> ApiRe
     .await
 }
 
+/// Sends `Block` of remote `target` by local `me`, or `Undo` of it; `tag` names the activity.
+pub async fn send_block(
+    state: &AppState,
+    me: &AccountRow,
+    target: &AccountRow,
+    on: bool,
+    tag: &str,
+) -> ApiResult<()> {
+    let Some(remote) = &target.remote else {
+        return Ok(());
+    };
+    let actor = actor_url(&state.config, &me.username);
+    let block = json!({
+        "@context": ACTIVITY_STREAMS,
+        "id": format!("{actor}#blocks/{tag}"),
+        "type": "Block",
+        "actor": actor,
+        "object": remote.uri,
+    });
+    let activity = if on {
+        block
+    } else {
+        // The Block undone is named by its actor and object (its id is not kept).
+        let mut block = block;
+        if let Some(b) = block.as_object_mut() {
+            b.remove("id");
+        }
+        respond("Undo", &format!("{actor}#blocks/undo/{tag}"), &actor, block)
+    };
+    send(state, me, target, activity).await
+}
+
 /// Sends `Follow` from local `me` to remote `target`; `tag` names the activity.
 pub async fn send_follow(
     state: &AppState,

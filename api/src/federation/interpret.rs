@@ -12,7 +12,8 @@
 //! or is replied to), Update of the sender's own actor, Delete of a note or of the sender
 //! itself, Like of our statuses, and Announce (a reblog by the sender) of a public or unlisted
 //! status, ours or one from elsewhere (known here, or fetched when someone here follows the
-//! sender). Anything else is recorded as ignored.
+//! sender), and Block of one of ours (the follows between the two end). Anything else is
+//! recorded as ignored.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -186,6 +187,7 @@ pub async fn interpret(
         "Delete" => delete(state, sender, &object).await,
         "Like" => like(state, sender, &object, true).await,
         "Announce" => announce(state, sender, activity, &object).await,
+        "Block" => blocked_by(state, sender, &object).await,
         other => ignored(format!("{other:?} activities are not understood")),
     }
 }
@@ -323,6 +325,8 @@ async fn undo(state: &AppState, sender: &AccountRow, activity: &Value, object: &
             like(state, sender, &target, false).await
         }
         Some("Announce") => unannounce(state, sender, object).await,
+        // A block by another server's account ended follows; nothing comes back on its undoing.
+        Some("Block") => ignored("blocks by accounts elsewhere are not kept here"),
         Some(other) => ignored(format!("undoing {other:?} is not understood")),
         None => ignored("the undone activity is not known"),
     }
@@ -755,4 +759,29 @@ async fn fetch_status(
     Ok(statuses::by_uri(&state.db, &base, &note.uri)
         .await?
         .ok_or_else(|| "the fetched status is missing".to_string()))
+}
+
+/// `Block` of a local account by `sender`: the follows between them end, both ways (nothing is
+/// sent back; the sender's server already dropped them on its side).
+async fn blocked_by(state: &AppState, sender: &AccountRow, object: &Value) -> Outcome {
+    let Some(local) = local_actor(state, id_of(object).unwrap_or_default()).await? else {
+        return ignored("the blocked account is not one of ours");
+    };
+    let at = now_millis();
+    run(
+        state,
+        sender,
+        &sender.id,
+        &local.id,
+        RelationshipCommand::Unfollow { at },
+    )
+    .await?;
+    run(
+        state,
+        sender,
+        &local.id,
+        &sender.id,
+        RelationshipCommand::Sever { at },
+    )
+    .await
 }

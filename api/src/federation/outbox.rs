@@ -287,7 +287,9 @@ async fn account_deleted(state: &AppState, username: &str) -> ApiResult<()> {
 /// - its unfollow or withdrawal, asked by the person (not a domain block or a `Reject`
 ///   received): `Undo{Follow}`;
 /// - a remote account's follow of a local one taking effect (at once, or authorized): `Accept`;
-/// - its request rejected (or cut off by a block) by the person: `Reject`.
+/// - its request rejected (or cut off by a block) by the person: `Reject`;
+/// - a local account blocking or unblocking a remote one: `Block` or `Undo{Block}` (the
+///   remote server ends its follows of ours, as Mastodon does).
 async fn relationship(
     state: &AppState,
     e: &RelationshipEvent,
@@ -319,6 +321,13 @@ async fn relationship(
         }
         E::FollowRequestRejected { .. } if remote_follows_local && source == "api" => {
             deliver::send_answer(state, "Reject", &followee, &follower, &tag).await
+        }
+        // Here the pair is (blocker, blocked).
+        E::Blocked { .. } if local_follows_remote => {
+            deliver::send_block(state, &follower, &followee, true, &tag).await
+        }
+        E::Unblocked { .. } if local_follows_remote => {
+            deliver::send_block(state, &follower, &followee, false, &tag).await
         }
         _ => Ok(()),
     }
