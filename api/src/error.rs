@@ -14,6 +14,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("Record not found")]
     NotFound,
+    /// 410: it existed and was deleted for good (a deleted account's actor, as Mastodon answers).
+    #[error("{0}")]
+    Gone(String),
     /// 422 with Mastodon's per-field `details`.
     #[error("{message}")]
     Validation { message: String, details: Value },
@@ -44,6 +47,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Validation { .. } | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

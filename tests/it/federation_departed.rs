@@ -244,7 +244,7 @@ async fn a_deleted_actor_leaves_nothing_behind(engine: Engine) {
 }
 
 /// An admin on B deletes Ben (suspended first, as Mastodon requires): B sends the `Delete` of his
-/// actor to A, and A erases him as above. His name stays taken on B.
+/// actor to A, and A erases him as above.
 async fn an_account_deleted_by_its_admin_is_deleted_on_other_nodes(engine: Engine) {
     let Some(sc) = scene(engine).await else {
         return;
@@ -271,7 +271,16 @@ async fn an_account_deleted_by_its_admin_is_deleted_on_other_nodes(engine: Engin
     let deleted = expect_json(b.delete(&path, Some(&admin)).await, StatusCode::OK).await;
     assert_eq!(deleted["username"], "ben", "{deleted}");
     ben_is_gone_from_a(&sc).await;
-    // On B: not found, not unsuspendable, and the name is not free again.
+    // On B: his actor is gone (410, as Mastodon answers), his account not found and not
+    // unsuspendable (the aggregate's tests show the name stays taken).
+    let actor = b
+        .http
+        .get(b.url("/users/ben"))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .expect("actor");
+    assert_eq!(actor.status(), StatusCode::GONE);
     let r = b
         .get(&format!("/api/v1/accounts/{}", sc.ben_id), None)
         .await;

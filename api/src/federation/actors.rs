@@ -15,10 +15,15 @@ use super::ld::{self, actor_url, profile_url};
 use crate::entities::{escape_html, iso, note_html};
 use crate::{ApiConfig, ApiError, ApiResult, AppState};
 
-/// The active local account `username` (any case), or 404.
+/// The active local account `username` (any case); 410 for a deleted one (other servers then
+/// know to drop it), 404 otherwise.
 pub async fn active_account(state: &AppState, username: &str) -> ApiResult<AccountRow> {
     match accounts::by_username(&state.db, username).await? {
         Some(a) if a.state == "active" => Ok(a),
+        Some(a) if a.state == "deleted" => Err(ApiError::Gone(format!(
+            "The account {} was deleted",
+            a.username
+        ))),
         _ => Err(ApiError::NotFound),
     }
 }

@@ -499,6 +499,18 @@ pub(super) async fn post_note(
     parent: Option<statuses::StatusRow>,
     mentions: Vec<Mention>,
 ) -> Outcome {
+    // The inbox worker and a search resolving the same URL may both get here at once: one at a
+    // time, and the second finds the first one's status. (One lock for the whole process: these
+    // are short, and several nodes in one test process only wait a little for each other.)
+    static RECORDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = RECORDING.lock().await;
+    let base = state.config.base_url();
+    if statuses::by_uri(&state.db, &base, &note.uri)
+        .await?
+        .is_some()
+    {
+        return ignored("the status is already here");
+    }
     let id = new_id();
     let at = now_millis();
     let post = Post {
