@@ -343,15 +343,14 @@ async fn run(
         .await
         .map_err(|e| format!("key: {e:?}"))?;
     let hosts = FakeHosts::start(host_count, &key.public_pem).await?;
-    let dir = tempfile::tempdir()?;
-    let node = support::start_node(dir.path(), db).await?;
-    let state = node.state.clone();
-    let base = format!("http://{}", node.addr);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    support::create_account(&state, "ana", PASSWORD).await?;
-    let token = support::token(&http, &base, "ana", PASSWORD).await?;
+    let support::BenchNode {
+        dir: _dir,
+        node,
+        state,
+        base,
+        http,
+        token,
+    } = support::node_with_ana(db, PASSWORD).await?;
 
     let started = Instant::now();
     let (accepts, distinct) =

@@ -350,15 +350,14 @@ async fn run(n: usize, verify_seconds: f64, db: &support::NodeDb) -> Result<()> 
     let ben = hosts.actor(0, "ben");
     let ben_signer = Signer::new(format!("{ben}#main-key"), &ben_key.private_pem)?;
 
-    let dir = tempfile::tempdir()?;
-    let node = support::start_node(dir.path(), db).await?;
-    let state = node.state.clone();
-    let base = format!("http://{}", node.addr);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    support::create_account(&state, "ana", PASSWORD).await?;
-    let token = support::token(&http, &base, "ana", PASSWORD).await?;
+    let support::BenchNode {
+        dir: _dir,
+        node,
+        state,
+        base,
+        http,
+        token,
+    } = support::node_with_ana(db, PASSWORD).await?;
     follow_ben(&state, &http, &base, &token, &hosts, &ben_signer).await?;
     let cached = peerpx_projections::accounts::by_key_id(&state.db, ben_signer.key_id())
         .await?

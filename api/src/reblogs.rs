@@ -44,8 +44,9 @@ fn engagement_error(e: AggregateError<EngagementError>) -> ApiError {
     }
 }
 
-/// Runs an engagement command of `account_id` on `status_id`, retrying a lost race (a double
-/// click); answers the position of what it appended (0 for nothing).
+/// Runs an engagement command (favourite, bookmark, reblog and their undoing) of `account_id` on
+/// `status_id`, retrying a lost race (a double click), and waits for the read models; answers
+/// the position of what it appended (0 for nothing).
 pub async fn run(
     state: &AppState,
     account_id: &str,
@@ -193,7 +194,6 @@ async fn reblogged_by(
     let viewer = viewer_of(&auth);
     let row = visible_status(&state, viewer.as_deref(), &id).await?;
     let page = params.parse::<PageQuery>()?.page(40, 80)?;
-    // Paged by the reblogs' ids.
     let boosts = reblogs::reblogged_by(&state.db, row.id, page).await?;
     crate::statuses::accounts_page(&state, &uri, &boosts).await
 }

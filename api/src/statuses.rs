@@ -920,27 +920,16 @@ async fn engage(
         status_id: row.id.to_string(),
         status_account_id: row.account_id.clone(),
     };
-    let mut attempts = 0;
-    let position = loop {
-        attempts += 1;
-        match state
-            .commands
-            .engagement(
-                &me.id,
-                &target.status_id,
-                command(target.clone()),
-                metadata(Some(&me.id), "api"),
-            )
-            .await
-        {
-            Ok(p) => break p,
-            // A double click: the other request won; read the state again and retry.
-            Err(AggregateError::AggregateConflict) if attempts < 3 => continue,
-            Err(e) => return Err(ApiError::internal(e)),
-        }
-    };
     // A favourite of a remote status is a Like for its node: the outbox worker sends it.
-    state.settle(position).await;
+    crate::reblogs::run(
+        state,
+        &me.id,
+        &target.status_id,
+        command(target.clone()),
+        "api",
+    )
+    .await
+    .map_err(ApiError::internal)?;
     Ok(Json(render_one(state, Some(&me.id), &row).await?))
 }
 

@@ -329,6 +329,38 @@ pub async fn start_node(dir: &std::path::Path, db: &NodeDb) -> Result<Node> {
         .map_err(|e| format!("{e:#}").into())
 }
 
+/// A node started by [`node_with_ana`], its account `ana` and a token of hers.
+pub struct BenchNode {
+    /// The node's data; removed when dropped.
+    pub dir: tempfile::TempDir,
+    pub node: Node,
+    pub state: AppState,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+/// A node ([`start_node`]) with the approved account `ana` (password `password`) and a token.
+pub async fn node_with_ana(db: &NodeDb, password: &str) -> Result<BenchNode> {
+    let dir = tempfile::tempdir()?;
+    let node = start_node(dir.path(), db).await?;
+    let state = node.state.clone();
+    let base = format!("http://{}", node.addr);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    create_account(&state, "ana", password).await?;
+    let token = token(&http, &base, "ana", password).await?;
+    Ok(BenchNode {
+        dir,
+        node,
+        state,
+        base,
+        http,
+        token,
+    })
+}
+
 /// An approved local account `username` with an actor key; returns its id.
 pub async fn create_account(state: &AppState, username: &str, password: &str) -> Result<String> {
     let id = peerpx_api::auth::new_id();

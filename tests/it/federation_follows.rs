@@ -161,13 +161,7 @@ async fn a_remote_follow_is_requested_then_accepted_and_seen_on_both_nodes(engin
     .await;
     // Remote accounts, follows and Follow ids rebuild identically from either log.
     for node in [&a, &b] {
-        // Every read model first catches up with the log (they follow it independently), and
-        // the inbox worker is done.
-        node.quiet().await;
-        let projector = &node.node().state.projector;
-        let before = projector.snapshot().await.expect("snapshot");
-        projector.replay(None).await.expect("replay");
-        assert_eq!(projector.snapshot().await.expect("snapshot"), before);
+        node.assert_replays_identically().await;
     }
     a.stop().await;
     b.stop().await;

@@ -243,6 +243,16 @@ impl TestNode {
         .await;
     }
 
+    /// Once the node is [`quiet`](Self::quiet), replaying the whole log gives every read model
+    /// exactly the rows it had.
+    pub async fn assert_replays_identically(&self) {
+        self.quiet().await;
+        let projector = &self.node().state.projector;
+        let before = projector.snapshot().await.expect("snapshot");
+        projector.replay(None).await.expect("replay");
+        assert_eq!(projector.snapshot().await.expect("snapshot"), before);
+    }
+
     /// Creates an approved account directly through the domain (as `peerpx admin` does).
     pub async fn create_account(&self, username: &str, password: &str, role: Role) -> String {
         let state = &self.node().state;

@@ -284,16 +284,6 @@ pub async fn send_like(
     send(state, me, &author, activity).await
 }
 
-/// The ActivityPub id of a status: its `uri` for a remote one, derived from its id for ours.
-async fn uri_of(state: &AppState, s: &StatusRow) -> ApiResult<Option<String>> {
-    if let Some(uri) = &s.uri {
-        return Ok(Some(uri.clone()));
-    }
-    Ok(accounts::by_id(&state.db, &s.account_id)
-        .await?
-        .map(|a| status_url(&state.config, &a.username, s.id)))
-}
-
 /// A local account's reblog as its `Announce` needs it (the row, or the event once it is gone).
 pub struct Boost<'a> {
     pub id: i64,
@@ -312,31 +302,42 @@ impl<'a> From<&'a StatusRow> for Boost<'a> {
 }
 
 /// `Announce` of `original` by local `me`, for `me`'s reblog `reblog`: its id is under the
-/// reblog's URI; addressed as the reblog's visibility says, and to the original's author.
+/// reblog's URI; addressed as the reblog's visibility says, and to the original's author. `None`
+/// when the author is not known.
 pub async fn announce(
     state: &AppState,
     me: &AccountRow,
     reblog: Boost<'_>,
     original: &StatusRow,
 ) -> ApiResult<Option<Value>> {
-    let Some(object) = uri_of(state, original).await? else {
-        return Ok(None);
+    let author = accounts::by_id(&state.db, &original.account_id).await?;
+    Ok(author.map(|a| announce_by(state, me, reblog, original, &a)))
+}
+
+/// [`announce`], with the original's author already read.
+fn announce_by(
+    state: &AppState,
+    me: &AccountRow,
+    reblog: Boost<'_>,
+    original: &StatusRow,
+    author: &AccountRow,
+) -> Value {
+    // Ids: a remote status's is its `uri`; ours derive from the author's name.
+    let (object, author_uri) = match &author.remote {
+        Some(r) => (original.uri.clone().unwrap_or_default(), r.uri.clone()),
+        None => (
+            status_url(&state.config, &author.username, original.id),
+            actor_url(&state.config, &author.username),
+        ),
     };
     let actor = actor_url(&state.config, &me.username);
     let followers = format!("{actor}/followers");
-    let author_uri = match accounts::by_id(&state.db, &original.account_id).await? {
-        Some(a) => match &a.remote {
-            Some(r) => r.uri.clone(),
-            None => actor_url(&state.config, &a.username),
-        },
-        None => return Ok(None),
-    };
     let (to, cc) = match reblog.visibility {
         "public" => (json!([PUBLIC]), json!([followers, author_uri])),
         "unlisted" => (json!([followers]), json!([PUBLIC, author_uri])),
         _ => (json!([followers]), json!([author_uri])),
     };
-    Ok(Some(json!({
+    json!({
         "@context": ACTIVITY_STREAMS,
         "id": format!("{}/activity", status_url(&state.config, &me.username, reblog.id)),
         "type": "Announce",
@@ -345,7 +346,7 @@ pub async fn announce(
         "to": to,
         "cc": cc,
         "object": object,
-    })))
+    })
 }
 
 /// Sends local `me`'s reblog of `original` as `Announce` (`on`) or `Undo{Announce}` to `me`'s
@@ -361,14 +362,13 @@ pub async fn send_announce(
     if me.remote.is_some() {
         return Ok(());
     }
-    let Some(announce) = announce(state, me, reblog, original).await? else {
+    let Some(author) = accounts::by_id(&state.db, &original.account_id).await? else {
         return Ok(());
     };
+    let announce = announce_by(state, me, reblog, original, &author);
     let mut recipients = relationships::remote_follower_inboxes(&state.db, &me.id).await?;
-    if let Some(author) = accounts::by_id(&state.db, &original.account_id).await? {
-        if let Some(r) = author.remote {
-            recipients.push((r.inbox_url, r.shared_inbox_url));
-        }
+    if let Some(r) = author.remote {
+        recipients.push((r.inbox_url, r.shared_inbox_url));
     }
     let activity = if on {
         announce

@@ -116,9 +116,22 @@ async fn remove_traces(
             .map_err(ApiError::internal)?;
         position = position.max(p);
     }
-    for (follower, followee, theirs) in &traces.follows {
-        // Its follows end; others' follows of it are cut off.
-        let command = if *theirs {
+    // Its follows end; others' follows of it are cut off.
+    position = position.max(end_follows(state, &traces.follows, meta).await?);
+    Ok((traces, position))
+}
+
+/// Ends follows and follow requests `(follower, followee, the follower unfollows)`: an
+/// `Unfollow` by the follower, or else a `Sever` by the followee. Nothing is sent anywhere.
+/// Returns the last log position (0: nothing changed).
+pub(super) async fn end_follows(
+    state: &AppState,
+    follows: &[(String, String, bool)],
+    meta: impl Fn() -> HashMap<String, String>,
+) -> ApiResult<i64> {
+    let mut position = 0;
+    for (follower, followee, unfollow) in follows {
+        let command = if *unfollow {
             RelationshipCommand::Unfollow { at: now_millis() }
         } else {
             RelationshipCommand::Sever { at: now_millis() }
@@ -142,5 +155,5 @@ async fn remove_traces(
             }
         }
     }
-    Ok((traces, position))
+    Ok(position)
 }

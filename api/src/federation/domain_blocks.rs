@@ -22,7 +22,7 @@
 
 use axum::http::HeaderMap;
 use cqrs_es::AggregateError;
-use peerpx_aggregates::{OutboundCommand, RelationshipCommand};
+use peerpx_aggregates::OutboundCommand;
 use peerpx_projections::accounts::AccountRow;
 use peerpx_projections::deliveries::{host_of, DeliveryRow};
 use peerpx_projections::domain_blocks::{self, DomainBlockRow};
@@ -230,39 +230,9 @@ pub async fn refuse_delivery(state: &AppState, row: &DeliveryRow) -> bool {
 /// Ends every follow and follow request between a local account and an account `domain`
 /// covers (a suspending block was just made). Returns the last log position (0: none).
 pub async fn sever_follows(state: &AppState, admin_id: &str, domain: &str) -> ApiResult<i64> {
-    let mut position = 0;
-    for (follower, followee, local_follows) in
-        domain_blocks::follows_across(&state.db, domain).await?
-    {
-        let at = now_millis();
-        // A local follower stops following; a remote follower is cut off, as a block does.
-        let command = if local_follows {
-            RelationshipCommand::Unfollow { at }
-        } else {
-            RelationshipCommand::Sever { at }
-        };
-        let mut attempts = 0;
-        loop {
-            let result = state
-                .commands
-                .relationship(
-                    &follower,
-                    &followee,
-                    command.clone(),
-                    metadata(Some(admin_id), "domain-block"),
-                )
-                .await;
-            match result {
-                Ok(p) => {
-                    position = position.max(p);
-                    break;
-                }
-                Err(AggregateError::AggregateConflict) if attempts < 5 => attempts += 1,
-                Err(e) => return Err(ApiError::internal(e)),
-            }
-        }
-    }
-    Ok(position)
+    // A local follower stops following; a remote follower is cut off, as a block does.
+    let follows = domain_blocks::follows_across(&state.db, domain).await?;
+    super::departed::end_follows(state, &follows, || metadata(Some(admin_id), "domain-block")).await
 }
 
 #[cfg(test)]

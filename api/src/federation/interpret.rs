@@ -38,7 +38,7 @@ use super::deliver;
 use super::ld::actor_url;
 use super::notes::{self, id_of, RemoteNote};
 use super::resolve::{self, authority};
-use super::signatures::ACCEPT_ACTIVITY;
+use super::signatures::{Signer, ACCEPT_ACTIVITY};
 use crate::auth::new_id;
 use crate::{ApiError, ApiResult, AppState};
 
@@ -403,7 +403,7 @@ async fn note_of(
 }
 
 /// Mentions of our accounts in a remote note.
-pub(super) async fn local_mentions(state: &AppState, note: &RemoteNote) -> ApiResult<Vec<Mention>> {
+async fn local_mentions(state: &AppState, note: &RemoteNote) -> ApiResult<Vec<Mention>> {
     let mut out = Vec::new();
     for href in &note.mentions {
         if let Some(local) = local_actor(state, href).await? {
@@ -436,11 +436,7 @@ fn content_of(note: &RemoteNote, mentions: Vec<Mention>) -> Content {
     }
 }
 
-pub(super) fn read(
-    sender: &AccountRow,
-    activity: &Value,
-    object: &Value,
-) -> Result<RemoteNote, String> {
+fn read(sender: &AccountRow, activity: &Value, object: &Value) -> Result<RemoteNote, String> {
     let followers = sender
         .remote
         .as_ref()
@@ -492,7 +488,7 @@ async fn create(
 
 /// Records `note`, read as `sender`'s (see [`read`]), as a new remote status replying to
 /// `parent`: what a wanted `Create` does, and what search does with a note it resolved by URL.
-pub(super) async fn post_note(
+async fn post_note(
     state: &AppState,
     sender: &AccountRow,
     note: &RemoteNote,
@@ -742,35 +738,61 @@ async fn fetch_status(
     if id_of(&fetched) != Some(uri) {
         return Ok(Err("the fetched status has another id".into()));
     }
-    let note = match notes::read_note(&fetched, None, None) {
+    keep_fetched_note(state, &fetched, None, true).await
+}
+
+/// Keeps a note fetched from the host its id names (the caller checked that): its author, on
+/// that same host, is resolved first (signed with `signer`), then the note is recorded as a
+/// received `Create` records it. What an Announce or a search resolved ends here. Returns the
+/// status, new or already here, or why the note is not kept (`public_only`: one that is neither
+/// public nor unlisted).
+pub(super) async fn keep_fetched_note(
+    state: &AppState,
+    json: &Value,
+    signer: Option<&Signer>,
+    public_only: bool,
+) -> ApiResult<Result<statuses::StatusRow, String>> {
+    let note = match notes::read_note(json, None, None) {
         Ok(n) => n,
         Err(why) => return Ok(Err(why)),
     };
-    if !matches!(note.visibility, Visibility::Public | Visibility::Unlisted) {
+    if public_only && !matches!(note.visibility, Visibility::Public | Visibility::Unlisted) {
         return Ok(Err("only public and unlisted statuses are reblogged".into()));
     }
-    let author = match resolve::resolve_uri(state, &note.attributed_to, None, false).await? {
+    let base = state.config.base_url();
+    if let Some(known) = statuses::by_uri(&state.db, &base, &note.uri).await? {
+        return Ok(Ok(known));
+    }
+    // The note's host does not vouch for an author elsewhere.
+    if host(&note.attributed_to) != host(&note.uri) {
+        return Ok(Err(format!(
+            "the note {} is by an account of another host ({})",
+            note.uri, note.attributed_to
+        )));
+    }
+    let author = match resolve::resolve_uri(state, &note.attributed_to, signer, false).await? {
         Ok(a) if a.remote.is_some() && a.state == "active" => a,
         Ok(_) => {
             return Ok(Err(
-                "the announced status's author is not a remote account".into()
+                "the note's author is not an active remote account".into()
             ))
         }
-        Err(e) => return Ok(Err(format!("the announced status's author: {e}"))),
+        Err(e) => return Ok(Err(format!("the note's author: {e}"))),
     };
-    let base = state.config.base_url();
+    // Read again as the author's, now that its followers collection is known.
+    let note = match read(&author, &Value::Null, json) {
+        Ok(n) => n,
+        Err(why) => return Ok(Err(why)),
+    };
     let parent = match &note.in_reply_to {
         Some(uri) => statuses::by_uri(&state.db, &base, uri).await?,
         None => None,
     };
     let mentions = local_mentions(state, &note).await?;
     let outcome = post_note(state, &author, &note, parent, mentions).await?;
-    if outcome != "applied" {
-        return Ok(Err(outcome));
-    }
     Ok(statuses::by_uri(&state.db, &base, &note.uri)
         .await?
-        .ok_or_else(|| "the fetched status is missing".to_string()))
+        .ok_or(outcome))
 }
 
 /// `Block` of a local account by `sender`: the follows between them end, both ways (nothing is

@@ -2,15 +2,16 @@
 //! other nodes.
 //!
 //! A request that posts, edits or deletes a photo post, likes or unlikes a remote one, boosts or
-//! unboosts (`Announce`, `Undo{Announce}`), follows,
-//! unfollows, authorizes or rejects, edits a profile, or deletes an account (admins), only
-//! appends its events and answers; so does the inbox worker when a remote follow takes effect. This worker follows the log from its own checkpoint (the
+//! unboosts, follows, unfollows, authorizes or rejects, blocks or unblocks, edits a profile, or
+//! deletes an account (admins), only appends its events and answers; so does the inbox worker
+//! when a remote follow takes effect. This worker follows the log from its own checkpoint (the
 //! `outbox` row of `projection_checkpoints`, which `peerpx replay` leaves alone), and for each
 //! such event records the activity to send with `deliver` (`ActivityQueued` on the `Outbound`
 //! aggregate); the delivery worker (`queue`) sends it. So a crash at any moment loses no
 //! delivery: whatever is in the log is sent once the node runs again. Activity ids are derived
 //! from the status, the edit's time or the event's position, and the `Outbound` aggregate takes
-//! an id once, so an event handled again after a crash queues nothing twice.
+//! an id once, so handling an event again queues nothing twice: the checkpoint is stored once
+//! per batch, and a crash within one handles its events again.
 //!
 //! A node that starts with no checkpoint yet (new, or upgraded from a version without this
 //! worker) starts at the head of the log: history is not sent again.
@@ -22,7 +23,9 @@ use peerpx_aggregates::{AccountEvent, EngagementEvent, RelationshipEvent, Status
 use peerpx_projections::accounts::{self, AccountRow};
 use peerpx_projections::db::TextRow;
 use peerpx_projections::recorded::DomainEvent;
+use peerpx_projections::statuses::StatusRow;
 use peerpx_projections::{deliveries, statuses, Recorded};
+use sqlx::Row;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -54,10 +57,7 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                 break;
             }
             appended.borrow_and_update();
-            match round(&state, after, &stop).await {
-                Ok(p) => after = p,
-                Err(e) => tracing::warn!(error = %e, "outbox round failed; will retry"),
-            }
+            after = round(&state, after, &stop).await;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = appended.changed() => {}
@@ -105,36 +105,48 @@ async fn store(state: &AppState, position: i64) -> ApiResult<()> {
     Ok(())
 }
 
-/// Handles the events after `after`, batch by batch; returns the new checkpoint. An event that
-/// fails stops the round before it, so it is tried again (in order) at the next one.
-async fn round(state: &AppState, mut after: i64, stop: &watch::Receiver<bool>) -> ApiResult<i64> {
+/// Handles the events after `after`, batch by batch, and returns how far it got (stored). An
+/// event that fails ends the round before it, so it is tried again, in order, at the next one.
+async fn round(state: &AppState, after: i64, stop: &watch::Receiver<bool>) -> i64 {
+    let mut done = after;
+    let outcome = batches(state, &mut done, stop).await;
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, "outbox round stopped; will retry");
+    }
+    if done > after {
+        if let Err(e) = store(state, done).await {
+            // The events since the stored checkpoint are handled again: that queues nothing.
+            tracing::warn!(error = %e, "outbox checkpoint not stored");
+        }
+    }
+    done
+}
+
+async fn batches(state: &AppState, done: &mut i64, stop: &watch::Receiver<bool>) -> ApiResult<()> {
     loop {
         let db = &state.db;
         let rows = sqlx::query(&db.sql(SELECT))
-            .bind(after)
+            .bind(*done)
             .bind(BATCH)
             .fetch_all(&db.pool)
-            .await
-            .map_err(ApiError::internal)?;
+            .await?;
         let Some(last) = rows.last() else {
-            return Ok(after);
+            return Ok(());
         };
-        let last = Recorded::from_row(last)
-            .map_err(ApiError::internal)?
-            .position;
+        let last: i64 = last.try_get("position")?;
         // What the events did must be in the read models the activities are built from.
         if !state
             .projector
             .wait_for(last, Duration::from_secs(30))
             .await
         {
-            return Ok(after);
+            return Ok(());
         }
         for row in &rows {
             if *stop.borrow() {
-                return Ok(after);
+                return Ok(());
             }
-            let r = Recorded::from_row(row).map_err(ApiError::internal)?;
+            let r = Recorded::from_row(row)?;
             let source = row
                 .text("metadata")
                 .ok()
@@ -142,9 +154,9 @@ async fn round(state: &AppState, mut after: i64, stop: &watch::Receiver<bool>) -
                 .and_then(|m| m.get("source").and_then(|s| s.as_str()).map(str::to_string))
                 .unwrap_or_default();
             handle(state, &r, &source).await?;
-            after = r.position;
-            store(state, after).await?;
+            *done = r.position;
         }
+        store(state, *done).await?;
     }
 }
 
@@ -153,6 +165,21 @@ async fn local(state: &AppState, id: &str) -> ApiResult<Option<AccountRow>> {
     Ok(accounts::by_id(&state.db, id)
         .await?
         .filter(|a| a.remote.is_none()))
+}
+
+/// Local account `account_id` and status `status_id` (an aggregate id), when both are there.
+async fn local_and_status(
+    state: &AppState,
+    account_id: &str,
+    status_id: &str,
+) -> ApiResult<Option<(AccountRow, StatusRow)>> {
+    let Some(account) = local(state, account_id).await? else {
+        return Ok(None);
+    };
+    let Ok(id) = status_id.parse::<i64>() else {
+        return Ok(None);
+    };
+    Ok(statuses::by_id(&state.db, id).await?.map(|s| (account, s)))
 }
 
 /// `source` is the metadata's: `api` for what a local person asked, `inbox` for what another
@@ -196,13 +223,7 @@ async fn handle(state: &AppState, r: &Recorded, source: &str) -> ApiResult<()> {
 
 /// `Create` or `Update` of a local status as it is now (gone since: nothing to send).
 async fn status(state: &AppState, author_id: &str, status_id: &str, kind: &str) -> ApiResult<()> {
-    let Some(author) = local(state, author_id).await? else {
-        return Ok(());
-    };
-    let Ok(id) = status_id.parse::<i64>() else {
-        return Ok(());
-    };
-    let Some(row) = statuses::by_id(&state.db, id).await? else {
+    let Some((author, row)) = local_and_status(state, author_id, status_id).await? else {
         return Ok(());
     };
     // A boost is sent as an `Announce` (see `announce`), not as a note.
@@ -222,24 +243,18 @@ async fn deleted(state: &AppState, author_id: &str, status_id: &str) -> ApiResul
         return Ok(());
     };
     let uri = status_url(&state.config, &author.username, id);
-    let mut recipients: Vec<(String, Option<String>)> = Vec::new();
-    for d in deliveries::sent_for_object(&state.db, &uri).await? {
-        if !recipients.iter().any(|(i, _)| *i == d) {
-            recipients.push((d, None));
-        }
-    }
+    let recipients: Vec<(String, Option<String>)> = deliveries::sent_for_object(&state.db, &uri)
+        .await?
+        .into_iter()
+        .map(|inbox| (inbox, None))
+        .collect();
     deliver::send_delete(state, &author, id, &recipients).await
 }
 
 /// `Like` (or its `Undo`) of a remote status by a local account.
 async fn like(state: &AppState, target: &Target, on: bool, position: i64) -> ApiResult<()> {
-    let Some(me) = local(state, &target.account_id).await? else {
-        return Ok(());
-    };
-    let Ok(id) = target.status_id.parse::<i64>() else {
-        return Ok(());
-    };
-    let Some(row) = statuses::by_id(&state.db, id).await? else {
+    let Some((me, row)) = local_and_status(state, &target.account_id, &target.status_id).await?
+    else {
         return Ok(());
     };
     deliver::send_like(state, &me, &row, on, position).await
@@ -254,14 +269,12 @@ async fn announce(
     at: i64,
     on: bool,
 ) -> ApiResult<()> {
-    let Some(me) = local(state, &target.account_id).await? else {
-        return Ok(());
-    };
-    let (Ok(id), Ok(reblog_id)) = (target.status_id.parse::<i64>(), reblog.id.parse::<i64>())
+    let Some((me, original)) =
+        local_and_status(state, &target.account_id, &target.status_id).await?
     else {
         return Ok(());
     };
-    let Some(original) = statuses::by_id(&state.db, id).await? else {
+    let Ok(reblog_id) = reblog.id.parse::<i64>() else {
         return Ok(());
     };
     let boost = deliver::Boost {
@@ -297,6 +310,10 @@ async fn relationship(
     position: i64,
 ) -> ApiResult<()> {
     use RelationshipEvent as E;
+    // Mutes stay here.
+    if matches!(e, E::Muted { .. } | E::Unmuted { .. }) {
+        return Ok(());
+    }
     let pair = e.pair();
     let (Some(follower), Some(followee)) = (
         accounts::by_id(&state.db, &pair.account_id).await?,

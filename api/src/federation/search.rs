@@ -10,7 +10,7 @@
 //! - An `http(s)` URL is an object, not words: a known account or status (a remote one by its
 //!   ActivityPub id, one of ours by its id or page), or with `resolve=true` the document fetched
 //!   signed: an actor is recorded as a remote account, a note (after its author) as a remote
-//!   status exactly as the inbox records a `Create` ([`interpret::post_note`]). Anything else, a
+//!   status exactly as the inbox records a `Create` ([`interpret::keep_fetched_note`]). Anything else, a
 //!   failed fetch or a suspended domain gives empty lists, not an error.
 //!
 //! `limit` applies to each list; `offset` pages hashtags and statuses (accounts only come on the
@@ -27,7 +27,7 @@ use url::Url;
 
 use super::fetch::Fetched;
 use super::interpret;
-use super::notes::{self, NOTE_TYPES};
+use super::notes::NOTE_TYPES;
 use super::resolve::{self, authority, signer_for};
 use super::signatures::{Signer, ACCEPT_ACTIVITY};
 use crate::auth::MaybeAuthed;
@@ -336,45 +336,13 @@ async fn note(
         tracing::info!(id = %claimed, from = %fetched.url, "a note served by another host");
         return Ok(None);
     }
-    let base = state.config.base_url();
-    if let Some(known) = statuses::by_uri(&state.db, &base, claimed).await? {
-        return Ok(Some(known));
-    }
-    let author_uri = match notes::read_note(&json, None, None) {
-        Ok(n) => n.attributed_to,
+    match interpret::keep_fetched_note(state, &json, signer, false).await? {
+        Ok(status) => Ok(Some(status)),
         Err(why) => {
-            tracing::info!(id = %claimed, %why, "search could not read a note");
-            return Ok(None);
+            tracing::info!(id = %claimed, %why, "search did not keep a note");
+            Ok(None)
         }
-    };
-    // Nor does it vouch for an author elsewhere.
-    if host_of(&author_uri) != host_of(claimed) {
-        tracing::info!(id = %claimed, author = %author_uri, "a note by an author of another host");
-        return Ok(None);
     }
-    let author = match resolve::resolve_uri(state, &author_uri, signer, false).await? {
-        Ok(a) if a.state == "active" && a.remote.is_some() => a,
-        Ok(_) => return Ok(None),
-        Err(e) => {
-            tracing::info!(author = %author_uri, error = %e, "search could not resolve an author");
-            return Ok(None);
-        }
-    };
-    let note = match interpret::read(&author, &Value::Null, &json) {
-        Ok(n) => n,
-        Err(why) => {
-            tracing::info!(id = %claimed, %why, "search could not read a note");
-            return Ok(None);
-        }
-    };
-    let parent = match &note.in_reply_to {
-        Some(uri) => statuses::by_uri(&state.db, &base, uri).await?,
-        None => None,
-    };
-    let mentions = interpret::local_mentions(state, &note).await?;
-    let outcome = interpret::post_note(state, &author, &note, parent, mentions).await?;
-    tracing::info!(id = %note.uri, %outcome, "search recorded a remote status");
-    Ok(statuses::by_uri(&state.db, &base, &note.uri).await?)
 }
 
 #[cfg(test)]
