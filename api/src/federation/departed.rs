@@ -7,6 +7,8 @@
 //! by an idempotent command, and the account is marked deleted last. Until then the activity is
 //! not recorded as interpreted, so the next start does the rest; once the account is deleted,
 //! everything it sends is ignored and fetching it again is refused (`RemoteAccountError::Gone`).
+//!
+//! [`end_follows`] is also how a suspending domain block cuts the follows across it.
 
 use cqrs_es::AggregateError;
 use std::collections::HashMap;
