@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _};
-use peerpx_api::federation::signatures::Signer;
 use peerpx_api::AppState;
+use peerpx_federation::signatures::Signer;
 use serde_json::json;
 use url::Url;
 
@@ -339,7 +339,7 @@ async fn run(
         db.engine
     );
 
-    let key = peerpx_api::federation::keys::generate_blocking()
+    let key = peerpx_federation::keys::generate_blocking()
         .await
         .map_err(|e| format!("key: {e:?}"))?;
     let hosts = FakeHosts::start(host_count, &key.public_pem).await?;
@@ -366,8 +366,8 @@ async fn run(
     let ana = peerpx_projections::accounts::by_username(&state.db, "ana")
         .await?
         .ok_or("no ana")?;
-    let ana_signer =
-        peerpx_api::federation::resolve::signer_for(&state, &ana).map_err(|e| format!("{e:?}"))?;
+    let ana_signer = peerpx_federation::resolve::signer_for(&state.federation, &ana)
+        .map_err(|e| format!("{e:?}"))?;
     let mut c = Columns::default();
     let mut failures = Vec::new();
     for round in 0..=rounds {

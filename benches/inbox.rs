@@ -46,8 +46,8 @@ use axum::http::{HeaderMap, Method};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use futures::{StreamExt as _, TryStreamExt as _};
-use peerpx_api::federation::signatures::{self, ResolvedKey, Signer};
 use peerpx_api::AppState;
+use peerpx_federation::signatures::{self, ResolvedKey, Signer};
 use rsa::pkcs8::DecodePublicKey as _;
 use rsa::signature::Verifier as _;
 use serde_json::{json, Value};
@@ -343,7 +343,7 @@ async fn run(n: usize, verify_seconds: f64, db: &support::NodeDb) -> Result<()> 
         db.engine
     );
 
-    let ben_key = peerpx_api::federation::keys::generate_blocking()
+    let ben_key = peerpx_federation::keys::generate_blocking()
         .await
         .map_err(|e| format!("key: {e:?}"))?;
     let hosts = FakeHosts::start(1, &ben_key.public_pem).await?;

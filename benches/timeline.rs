@@ -45,8 +45,8 @@ use peerpx_aggregates::status::{extract_tags, Content, MediaText, Post, DEFAULT_
 use peerpx_aggregates::{
     AccountCommand, MediaCommand, RelationshipCommand, Role, StatusCommand, Visibility,
 };
-use peerpx_api::pipeline::{self, Options, Processed};
 use peerpx_api::AppState;
+use peerpx_media::{self as pipeline, Options, Processed};
 use peerpx_projections::log::metadata;
 use peerpx_projections::now_millis;
 use serde_json::Value;

@@ -39,7 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `peerpx gc`: removes the blocks no photo reaches, older than the grace period.
 async fn gc(args: &StoreArgs, grace_secs: u64) -> anyhow::Result<()> {
-    use peerpx_api::ipfs::gc;
+    use peerpx_api::gc;
     let store = Store::open(&args.data_dir, &args.url()).await?;
     let blocks = gc::blocks_dir(&args.data_dir);
     let report = gc::collect(
@@ -184,7 +184,7 @@ async fn admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
             if accounts::email_taken(&store.db, &email).await? {
                 bail!("the email address {email} is already used by another account");
             }
-            let key = tokio::task::spawn_blocking(peerpx_api::federation::keys::generate).await??;
+            let key = tokio::task::spawn_blocking(peerpx_federation::keys::generate).await??;
             let registration = Registration {
                 id: peerpx_api::auth::new_id(),
                 username: name.clone(),

@@ -77,7 +77,7 @@ pub enum Command {
     /// failed uploads). Safe beside a serving node: uploads in progress wait for it.
     Gc {
         /// Keep unreferenced blocks younger than this many seconds.
-        #[arg(long, default_value_t = peerpx_api::ipfs::gc::DEFAULT_GRACE_SECS)]
+        #[arg(long, default_value_t = peerpx_storage::gc::DEFAULT_GRACE_SECS)]
         grace_secs: u64,
     },
 }

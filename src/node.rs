@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use peerpx_api::{ApiConfig, AppState};
+use peerpx_federation::{Federation, FederationConfig};
 use peerpx_projections::{migrate, Commands, Db, EventLog, Projector};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -60,8 +61,7 @@ impl NodeConfig {
             allow_private_addresses: false,
             authorized_fetch: false,
             delivery_give_up: Duration::from_secs(48 * 3600),
-            delivery_backoff_base: peerpx_api::federation::queue::DeliveryConfig::default()
-                .backoff_base,
+            delivery_backoff_base: peerpx_federation::queue::DeliveryConfig::default().backoff_base,
         }
     }
 }
@@ -119,16 +119,15 @@ impl Node {
         // Accounts registered before actor keys existed get theirs now, before anyone can ask
         // for their actor document.
         let commands = Commands::new(store.log.clone());
-        let (generated, position) =
-            peerpx_api::federation::keys::generate_missing(&store.db, &commands)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot generate actor keys: {e}"))?;
+        let (generated, position) = peerpx_federation::keys::generate_missing(&store.db, &commands)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot generate actor keys: {e}"))?;
         if position > 0 {
             store.projector.catch_up().await?;
             tracing::info!(accounts = generated, "generated missing actor keys");
         }
         // The node's own key (the instance actor's), which signs its fetches: made at first start.
-        if peerpx_api::federation::instance_actor::ensure_key(&store.db, &commands)
+        if peerpx_federation::instance_actor::ensure_key(&store.db, &commands)
             .await
             .map_err(|e| anyhow::anyhow!("cannot generate the instance actor key: {e}"))?
             > 0
@@ -150,22 +149,39 @@ impl Node {
             max_upload_pixels: config.max_upload_pixels,
             media_workers: config.media_workers,
             max_media_per_status: config.max_media_per_status,
-            allow_private_addresses: config.allow_private_addresses,
-            authorized_fetch: config.authorized_fetch,
-            delivery: peerpx_api::federation::queue::DeliveryConfig {
-                give_up: config.delivery_give_up,
-                backoff_base: config.delivery_backoff_base,
-                ..Default::default()
-            },
         };
-        let state = AppState::new(store.db.clone(), commands, store.projector.clone(), api)
-            .context("cannot build the federation client")?;
+        // Federation runs its commands through its own `Commands` on the same log: appends are
+        // serialised by the log, not by the instance.
+        let federation = Federation::new(
+            store.db.clone(),
+            Commands::new(store.log.clone()),
+            store.projector.clone(),
+            FederationConfig {
+                domain: config.domain.clone(),
+                protocol: config.protocol.clone(),
+                allow_private_addresses: config.allow_private_addresses,
+                authorized_fetch: config.authorized_fetch,
+                delivery: peerpx_federation::queue::DeliveryConfig {
+                    give_up: config.delivery_give_up,
+                    backoff_base: config.delivery_backoff_base,
+                    ..Default::default()
+                },
+            },
+        )
+        .context("cannot build the federation client")?;
+        let state = AppState::new(
+            store.db.clone(),
+            commands,
+            store.projector.clone(),
+            api,
+            federation.clone(),
+        );
         let app =
             peerpx_api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop_delivery, delivery_rx) = watch::channel(false);
-        let inbox = peerpx_api::federation::interpret::spawn(state.clone(), delivery_rx.clone());
-        let outbox = peerpx_api::federation::outbox::spawn(state.clone(), delivery_rx.clone());
-        let delivery = peerpx_api::federation::queue::spawn(state.clone(), delivery_rx);
+        let inbox = peerpx_federation::interpret::spawn(federation.clone(), delivery_rx.clone());
+        let outbox = peerpx_federation::outbox::spawn(federation.clone(), delivery_rx.clone());
+        let delivery = peerpx_federation::queue::spawn(federation, delivery_rx);
         let addr = listener.local_addr()?;
         let (stop_server, mut stop_signal) = watch::channel(false);
         let server = tokio::spawn(async move {

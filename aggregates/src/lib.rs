@@ -13,6 +13,7 @@ pub mod media;
 pub mod relationship;
 pub mod remote_account;
 pub mod status;
+pub mod text;
 pub mod upcast;
 
 pub use account::{Account, AccountCommand, AccountError, AccountEvent, ProfileChanges, Role};

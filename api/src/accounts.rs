@@ -16,10 +16,10 @@ use serde_json::{json, Value};
 use crate::auth::{hash_password, issue_token, new_id, Authed, MaybeAuthed};
 use crate::entities;
 use crate::error::{ApiError, ApiResult};
-use crate::federation::resolve;
-use crate::media::ImageKind;
 use crate::params::{lenient, Params};
 use crate::AppState;
+use peerpx_federation::resolve;
+use peerpx_media::profile::ImageKind;
 
 /// Maps a domain error to the HTTP error Mastodon would give.
 pub fn account_error(e: AggregateError<AccountError>) -> ApiError {
@@ -146,7 +146,7 @@ pub async fn register(
     }
     let approved = settings.mode == RegistrationsMode::Open;
     // The actor's key pair: generated now, on a blocking thread, and kept in the event.
-    let key = crate::federation::keys::generate_blocking().await?;
+    let key = peerpx_federation::keys::generate_blocking().await?;
     let registration = Registration {
         id: new_id(),
         username: username.clone(),
@@ -281,10 +281,9 @@ pub async fn update_credentials(
     check_profile(&changes).map_err(|e| account_error(AggregateError::UserError(e)))?;
     for (name, kind) in [("avatar", ImageKind::Avatar), ("header", ImageKind::Header)] {
         if let Some(upload) = params.files.get(name) {
-            let image = state
-                .blobs
-                .store_profile_image(&state.config, upload.clone(), kind)
-                .await?;
+            let image =
+                crate::profile_images::store(&state.blobs, &state.config, upload.clone(), kind)
+                    .await?;
             match kind {
                 ImageKind::Avatar => changes.avatar = Some(image),
                 ImageKind::Header => changes.header = Some(image),
@@ -354,8 +353,8 @@ pub async fn lookup(
             let account = match auth.0 {
                 Some(auth) => {
                     let me = auth.user(&state).await?;
-                    let signer = resolve::signer_for(&state, &me).ok();
-                    resolve::resolve_acct(&state, user, domain, signer.as_ref())
+                    let signer = resolve::signer_for(&state.federation, &me).ok();
+                    resolve::resolve_acct(&state.federation, user, domain, signer.as_ref())
                         .await?
                         .map_err(|e| {
                             tracing::info!(%acct, error = %e, "lookup could not resolve");

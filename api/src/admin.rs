@@ -463,7 +463,36 @@ pub async fn delete_account(
             "Only a suspended account can be deleted: suspend it first".into(),
         ));
     }
-    crate::federation::departed::erase_local(&state, &me, &account).await?;
+    erase_local(&state, &me, &account).await?;
     let account = target(&state, &id).await?;
     Ok(Json(entities::admin_account(&state.config, &account)))
+}
+
+/// Deletes local `account` (suspended) for admin `admin`: what it left goes as for a remote
+/// actor, then `AccountDeleted`, from which the outbox worker sends the `Delete` of the actor.
+pub async fn erase_local(
+    state: &AppState,
+    admin: &AccountRow,
+    account: &AccountRow,
+) -> ApiResult<()> {
+    let meta = || metadata(Some(&admin.id), "admin-api");
+    let (_, position) = peerpx_federation::departed::remove_traces(
+        &state.federation,
+        account,
+        &admin.id,
+        true,
+        meta,
+    )
+    .await?;
+    let p = state
+        .commands
+        .account(
+            &account.username,
+            AccountCommand::Delete { at: now_millis() },
+            meta(),
+        )
+        .await
+        .map_err(crate::accounts::account_error)?;
+    state.settle(position.max(p)).await;
+    Ok(())
 }

@@ -32,12 +32,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
+use peerpx_media::{self as pipeline, ExifSummary, Limits, Options, Processed, Rendition};
+
 use crate::auth::{new_id, Authed};
 use crate::error::{ApiError, ApiResult};
-use crate::ipfs::gc;
 use crate::params::{lenient, Params};
-use crate::pipeline::{self, ExifSummary, Limits, Options, Processed, Rendition};
 use crate::{ApiConfig, AppState};
+use peerpx_storage::gc;
 
 pub fn routes() -> Router<AppState> {
     // The router's body limit is sized for forms and profile images; an upload counts its own
@@ -429,7 +430,7 @@ fn exif(summary: &ExifSummary) -> Exif {
 }
 
 /// The three files of a processed photo, imported into the block store. Blocking.
-fn import(store: &crate::ipfs::BlockStore, p: &Processed) -> std::io::Result<[StoredFile; 3]> {
+fn import(store: &peerpx_storage::BlockStore, p: &Processed) -> std::io::Result<[StoredFile; 3]> {
     let file = |path: &Path, content_type: &str, width: u32, height: u32| {
         let imported = store.import_path(path)?;
         Ok::<_, std::io::Error>(StoredFile {
@@ -735,9 +736,6 @@ mod tests {
             max_upload_pixels: 1,
             media_workers: 1,
             max_media_per_status: 4,
-            allow_private_addresses: false,
-            authorized_fetch: false,
-            delivery: Default::default(),
         };
         let v = media_attachment(&config, &row, false);
         assert_eq!(v["id"], "42");

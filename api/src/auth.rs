@@ -117,11 +117,7 @@ pub fn secret_hash(secret: &str) -> String {
 }
 
 /// A sortable numeric id: milliseconds since the epoch, then 16 random bits (like Mastodon's).
-pub fn new_id() -> String {
-    let millis = u64::try_from(now_millis()).unwrap_or_default();
-    let random = u64::from(rand::random::<u16>());
-    ((millis << 16) | random).to_string()
-}
+pub use peerpx_projections::new_id;
 
 pub async fn hash_password(password: String) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || {

@@ -24,10 +24,10 @@ use sha2::{Digest, Sha256};
 use crate::auth::{new_id, Authed};
 use crate::entities::iso;
 use crate::error::{ApiError, ApiResult};
-use crate::federation::domain_blocks::sever_follows;
 use crate::paging::{self, PageQuery};
 use crate::params::Params;
 use crate::AppState;
+use peerpx_federation::domain_blocks::sever_follows;
 
 /// Mastodon's page sizes for admin domain blocks.
 const DEFAULT_LIMIT: i64 = 100;
@@ -180,7 +180,7 @@ fn domain_param(params: &Map<String, Value>) -> ApiResult<String> {
         url::Url::parse(&format!("http://{text}/"))
             .ok()
             .filter(|u| u.path() == "/" && u.username().is_empty())
-            .and_then(|u| crate::federation::resolve::authority(&u))
+            .and_then(|u| peerpx_federation::resolve::authority(&u))
             .unwrap_or(text.clone())
     };
     normalize_domain(&ascii)
@@ -220,7 +220,7 @@ async fn apply_suspension(
     row: &DomainBlockRow,
 ) -> ApiResult<()> {
     if row.suspends() {
-        let position = sever_follows(state, &me.id, &row.domain).await?;
+        let position = sever_follows(&state.federation, &me.id, &row.domain).await?;
         state.settle(position).await;
     }
     Ok(())

@@ -1,16 +1,12 @@
 //! Read models rendered as Mastodon entities (Account, CredentialAccount, Admin::Account).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use peerpx_projections::accounts::AccountRow;
 use serde_json::{json, Value};
 
-use crate::ApiConfig;
+pub use peerpx_aggregates::text::{escape_html, iso, note_html, plain_text};
 
-pub fn iso(millis: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+use crate::ApiConfig;
 
 /// Mastodon shows an account's creation as the day, at midnight UTC.
 fn day(millis: i64) -> String {
@@ -29,73 +25,16 @@ fn date(millis: i64) -> String {
         .to_string()
 }
 
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// A plain-text bio as Mastodon's HTML: paragraphs on blank lines, `<br>` on single ones.
-pub fn note_html(note: &str) -> String {
-    if note.trim().is_empty() {
-        return String::new();
-    }
-    note.split("\n\n")
-        .map(|p| format!("<p>{}</p>", escape_html(p.trim()).replace('\n', "<br />")))
-        .collect()
-}
-
-/// HTML from another server as plain text: tags dropped, paragraphs and line breaks kept, the
-/// common entities decoded. (Remote notes are shown through [`note_html`], which escapes
-/// everything again: no remote markup reaches a client.)
-pub fn plain_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(start) = rest.find('<') {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find('>') else {
-            rest = "";
-            break;
-        };
-        let tag = rest[start + 1..start + end].trim().to_ascii_lowercase();
-        if tag.starts_with("br") {
-            out.push('\n');
-        } else if tag == "/p" {
-            out.push_str("\n\n");
-        }
-        rest = &rest[start + end + 1..];
-    }
-    out.push_str(rest);
-    let out = out
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&nbsp;", " ")
-        .replace("&amp;", "&");
-    out.trim().to_string()
-}
-
 pub fn account(config: &ApiConfig, a: &AccountRow) -> Value {
     let base = config.base_url();
     let remote = a.remote.as_ref();
     let avatar = match (&a.avatar, remote.and_then(|r| r.avatar_url.clone())) {
-        (Some(img), _) => crate::media::url(config, img),
+        (Some(img), _) => crate::profile_images::url(config, img),
         (None, Some(url)) => url,
         (None, None) => format!("{base}/avatars/original/missing.png"),
     };
     let header = match (&a.header, remote.and_then(|r| r.header_url.clone())) {
-        (Some(img), _) => crate::media::url(config, img),
+        (Some(img), _) => crate::profile_images::url(config, img),
         (None, Some(url)) => url,
         (None, None) => format!("{base}/headers/original/missing.png"),
     };

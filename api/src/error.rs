@@ -95,9 +95,42 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// Attached to 5xx responses so the logging middleware can record the cause once.
-#[derive(Clone, Debug)]
-pub struct InternalCause(pub String);
+impl From<peerpx_media::PipelineError> for ApiError {
+    /// 413 for a file over the byte limit, 500 for server-side I/O, 422 (with Mastodon's per-field
+    /// `details` on the `file` field) for everything wrong with the image itself.
+    fn from(e: peerpx_media::PipelineError) -> Self {
+        let message = e.to_string();
+        match e {
+            peerpx_media::PipelineError::TooLarge { .. } => ApiError::PayloadTooLarge(message),
+            peerpx_media::PipelineError::Io(_) => ApiError::Internal(message),
+            _ => ApiError::Validation {
+                details: json!({ "file": [{
+                    "error": format!("ERR_{}", e.code().to_ascii_uppercase()),
+                    "description": message,
+                }] }),
+                message,
+            },
+        }
+    }
+}
+
+/// Attached to 5xx responses so the logging middleware can record the cause once; the same type
+/// as federation's, so one middleware logs both.
+pub use peerpx_federation::error::InternalCause;
+
+impl From<peerpx_federation::Error> for ApiError {
+    fn from(e: peerpx_federation::Error) -> Self {
+        use peerpx_federation::Error as F;
+        match e {
+            F::BadRequest(m) => Self::BadRequest(m),
+            F::Unauthorized(m) => Self::Unauthorized(m),
+            F::Forbidden(m) => Self::Forbidden(m),
+            F::NotFound => Self::NotFound,
+            F::Gone(m) => Self::Gone(m),
+            F::Internal(m) => Self::Internal(m),
+        }
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -126,5 +159,37 @@ impl IntoResponse for ApiError {
             response.extensions_mut().insert(InternalCause(cause));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peerpx_media::PipelineError;
+
+    #[test]
+    fn pipeline_errors_map_to_the_right_status_and_a_readable_message() {
+        let too_large = PipelineError::TooLarge {
+            bytes: 52_300_000,
+            max: 40_000_000,
+        };
+        assert_eq!(
+            ApiError::from(too_large).status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let heic = PipelineError::UnsupportedFormat {
+            found: "HEIC".into(),
+        };
+        let api = ApiError::from(heic);
+        assert_eq!(api.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(api.to_string().contains("JPEG, PNG and WebP"), "{api}");
+        assert_eq!(
+            ApiError::from(PipelineError::Io("disk full".into())).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            ApiError::from(PipelineError::Truncated).status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 }

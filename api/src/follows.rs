@@ -22,7 +22,6 @@ use serde_json::{json, Value};
 use crate::auth::{Authed, MaybeAuthed};
 use crate::entities;
 use crate::error::{ApiError, ApiResult};
-use crate::federation;
 use crate::paging::{self, PageQuery};
 use crate::params::{lenient, Params};
 use crate::AppState;
@@ -160,7 +159,7 @@ async fn follow(
         // Mastodon's answer when the target blocks the follower.
         return Err(ApiError::Forbidden("This action is not allowed".into()));
     }
-    federation::domain_blocks::refuse_account(&state, &target).await?;
+    peerpx_federation::domain_blocks::refuse_account(&state.federation, &target).await?;
     // A remote account is followed once its server accepts: until then the follow is a request.
     let remote = target.remote.is_some();
     let command = RelationshipCommand::Follow {
@@ -177,7 +176,13 @@ async fn follow(
             relationships::relationships(&state.db, &me.id, std::slice::from_ref(&target.id))
                 .await?;
         if rows.first().is_some_and(|r| r.requested) {
-            federation::deliver::send_follow(&state, &me, &target, &crate::auth::new_id()).await?;
+            peerpx_federation::deliver::send_follow(
+                &state.federation,
+                &me,
+                &target,
+                &crate::auth::new_id(),
+            )
+            .await?;
         }
     }
     answer(&state, position, &me.id, &target.id).await

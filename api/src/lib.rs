@@ -8,21 +8,21 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_federation;
 pub mod attachments;
 pub mod auth;
 pub mod domain_blocks;
 pub mod entities;
 pub mod error;
-pub mod federation;
 pub mod follows;
+pub mod gc;
 pub mod instance;
-pub mod ipfs;
-pub mod media;
 pub mod oauth;
 pub mod paging;
 pub mod params;
-pub mod pipeline;
+pub mod profile_images;
 pub mod reblogs;
+pub mod search;
 pub mod statuses;
 pub mod web;
 
@@ -36,6 +36,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::Router;
+use peerpx_federation::Federation;
 use peerpx_projections::{Commands, Db, Projector};
 use tower_http::trace::TraceLayer;
 
@@ -64,14 +65,6 @@ pub struct ApiConfig {
     pub media_workers: usize,
     /// Most photos on one post (at most `peerpx_aggregates::status::MEDIA_MAX`).
     pub max_media_per_status: usize,
-    /// Fetch from and deliver to loopback, private and link-local addresses (multi-node tests on
-    /// 127.0.0.1); refused otherwise (`federation::fetch`).
-    pub allow_private_addresses: bool,
-    /// Serve ActivityPub documents only to signed requests from domains not blocked
-    /// (`federation::authorized_fetch`).
-    pub authorized_fetch: bool,
-    /// Retries of outgoing activities (`federation::queue`).
-    pub delivery: federation::queue::DeliveryConfig,
 }
 
 impl ApiConfig {
@@ -86,17 +79,32 @@ pub struct Inner {
     pub projector: Arc<Projector>,
     pub config: ApiConfig,
     pub limiter: auth::LoginLimiter,
-    pub blobs: media::BlobStore,
+    pub blobs: peerpx_storage::BlobStore,
     /// Content-addressed blocks (photos as IPFS files), served at `/ipfs/{cid}`.
-    pub ipfs: ipfs::BlockStore,
+    pub ipfs: peerpx_storage::BlockStore,
     /// One permit per photo being processed (`ApiConfig::media_workers`).
     pub media_slots: tokio::sync::Semaphore,
-    /// The guarded client for remote ActivityPub documents and deliveries.
-    pub fetcher: federation::fetch::Fetcher,
+    /// ActivityPub: what the client API calls to follow, resolve and delete across nodes (on the
+    /// same database, commands and read models as the fields above).
+    pub federation: Federation,
 }
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
+
+/// The IPFS gateway (`peerpx_storage::gateway::routes`) reads the block store from the state.
+impl axum::extract::FromRef<AppState> for peerpx_storage::BlockStore {
+    fn from_ref(state: &AppState) -> Self {
+        state.ipfs.clone()
+    }
+}
+
+/// Federation's routes and middleware (`peerpx_federation::routes`) take their own state.
+impl axum::extract::FromRef<AppState> for Federation {
+    fn from_ref(state: &AppState) -> Self {
+        state.federation.clone()
+    }
+}
 
 impl std::ops::Deref for AppState {
     type Target = Inner;
@@ -111,20 +119,19 @@ impl AppState {
         commands: Commands,
         projector: Arc<Projector>,
         config: ApiConfig,
-    ) -> Result<Self, federation::fetch::FetchError> {
+        federation: Federation,
+    ) -> Self {
         let limiter = auth::LoginLimiter::new(
             config.login_failures_per_account,
             config.login_attempts_per_ip,
             config.login_window,
         );
-        let blobs = media::BlobStore::new(config.data_dir.join("blobs"));
-        let ipfs = ipfs::BlockStore::new(config.data_dir.join("blocks"));
+        let blobs = peerpx_storage::BlobStore::new(config.data_dir.join("blobs"));
+        let ipfs = peerpx_storage::BlockStore::new(config.data_dir.join("blocks"));
         let media_slots = tokio::sync::Semaphore::new(config.media_workers.max(1));
-        let fetcher =
-            federation::fetch::Fetcher::new(federation::fetch::FetchConfig::for_node(&config))?;
-        Ok(Self(Arc::new(Inner {
+        Self(Arc::new(Inner {
             media_slots,
-            fetcher,
+            federation,
             db,
             commands,
             projector,
@@ -132,19 +139,12 @@ impl AppState {
             limiter,
             blobs,
             ipfs,
-        })))
+        }))
     }
 
     /// Waits until the read models include `position`, so the caller reads its own write.
     pub async fn settle(&self, position: i64) {
-        if position > 0
-            && !self
-                .projector
-                .wait_for(position, Duration::from_secs(10))
-                .await
-        {
-            tracing::warn!(position, "read models did not catch up within 10 s");
-        }
+        self.federation.settle(position).await;
     }
 }
 
@@ -171,6 +171,7 @@ async fn log_internal_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
+    // One cause type for the whole node: `peerpx_federation`'s errors carry the same one.
     if let Some(cause) = response.extensions().get::<error::InternalCause>() {
         tracing::error!(%method, %path, cause = %cause.0, "request failed");
     }
@@ -223,16 +224,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2/instance/", get(instance::v2))
         .route("/.well-known/nodeinfo", get(instance::nodeinfo_links))
         .route("/nodeinfo/2.1", get(instance::nodeinfo))
-        .route("/system/media/{file}", get(media::serve))
-        .route("/avatars/original/missing.png", get(media::missing_avatar))
-        .route("/headers/original/missing.png", get(media::missing_header))
+        .route("/system/media/{file}", get(profile_images::serve))
         .route(
-            "/ipfs/{cid}",
-            get(ipfs::gateway::serve).head(ipfs::gateway::serve),
+            "/avatars/original/missing.png",
+            get(profile_images::missing_avatar),
         )
+        .route(
+            "/headers/original/missing.png",
+            get(profile_images::missing_header),
+        )
+        .merge(peerpx_storage::gateway::routes())
         .merge(attachments::routes())
         .merge(domain_blocks::routes())
-        .merge(federation::routes())
+        .route("/@{username}", get(web::profile_by_handle))
+        .route("/api/v2/search", get(search::search))
+        .merge(admin_federation::routes())
+        .merge(peerpx_federation::routes())
         .merge(follows::routes())
         .merge(statuses::routes())
         .merge(reblogs::routes())
@@ -241,8 +248,8 @@ pub fn router(state: AppState) -> Router {
             state.config.max_profile_image_bytes * 2 + 64 * 1024,
         ))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
-            federation::authorized_fetch::authorized_fetch,
+            state.federation.clone(),
+            peerpx_federation::authorized_fetch::authorized_fetch,
         ))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(TraceLayer::new_for_http())

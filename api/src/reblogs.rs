@@ -54,27 +54,17 @@ pub async fn run(
     command: EngagementCommand,
     source: &str,
 ) -> Result<i64, AggregateError<EngagementError>> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match state
-            .commands
-            .engagement(
-                account_id,
-                status_id,
-                command.clone(),
-                metadata(Some(account_id), source),
-            )
-            .await
-        {
-            Ok(p) => {
-                state.settle(p).await;
-                return Ok(p);
-            }
-            Err(AggregateError::AggregateConflict) if attempts < 3 => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    let position = state
+        .commands
+        .engagement_retrying(
+            account_id,
+            status_id,
+            command,
+            metadata(Some(account_id), source),
+        )
+        .await?;
+    state.settle(position).await;
+    Ok(position)
 }
 
 /// The status a reblog request is about: reblogging a reblog reblogs its original.

@@ -91,3 +91,23 @@ pub async fn fallback(method: Method, uri: Uri) -> Response {
     )
         .into_response()
 }
+
+/// `GET /@{username}`: the actor for ActivityPub clients; for browsers the web app's profile page
+/// when the UI is built, else federation's minimal page.
+pub async fn profile_by_handle(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    axum::extract::Path(username): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> crate::ApiResult<Response> {
+    use peerpx_federation::{actors, html, ld, local};
+    if ld::wants_activity_json(&headers) {
+        let federation = axum::extract::State(state.federation.clone());
+        return Ok(actors::actor(federation, axum::extract::Path(username), headers).await?);
+    }
+    if available() {
+        let uri = Uri::try_from(format!("/@{username}")).map_err(ApiError::internal)?;
+        return Ok(fallback(Method::GET, uri).await);
+    }
+    let account = local::active_account(&state.federation, &username).await?;
+    Ok(html::profile(&state.federation.config, &account))
+}

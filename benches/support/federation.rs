@@ -364,7 +364,7 @@ pub async fn node_with_ana(db: &NodeDb, password: &str) -> Result<BenchNode> {
 /// An approved local account `username` with an actor key; returns its id.
 pub async fn create_account(state: &AppState, username: &str, password: &str) -> Result<String> {
     let id = peerpx_api::auth::new_id();
-    let key = peerpx_api::federation::keys::generate_blocking()
+    let key = peerpx_federation::keys::generate_blocking()
         .await
         .map_err(|e| format!("key: {e:?}"))?;
     let password_hash = peerpx_api::auth::hash_password(password.into())

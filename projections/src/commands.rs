@@ -159,6 +159,28 @@ impl Commands {
         .await
     }
 
+    /// [`Commands::engagement`], run again when it lost a race with another writer of the same
+    /// pair (a double click, or the inbox and a request at once): at most three attempts.
+    pub async fn engagement_retrying(
+        &self,
+        account_id: &str,
+        status_id: &str,
+        command: EngagementCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<i64, AggregateError<EngagementError>> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .engagement(account_id, status_id, command.clone(), metadata.clone())
+                .await
+            {
+                Err(AggregateError::AggregateConflict) if attempts < 3 => continue,
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// A remote actor's document, keyed by its URI.
     pub async fn remote_account(
         &self,

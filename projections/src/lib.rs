@@ -52,7 +52,18 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch. For the edges that make commands; no projection reads
+/// the clock.
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A new id for an aggregate (a status, a photo, a domain block…), as Mastodon's ids look:
+/// the creation time in milliseconds above 16 random bits, so ids sort by creation and two
+/// made in one millisecond almost never collide (the aggregate refuses a second one anyway).
+/// For the edges that make commands, like [`now_millis`].
+pub fn new_id() -> String {
+    let millis = u64::try_from(now_millis()).unwrap_or_default();
+    let random = u64::from(rand::random::<u16>());
+    ((millis << 16) | random).to_string()
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use peerpx_api::federation::resolve::signer_for;
+use peerpx_federation::resolve::signer_for;
 use peerpx_projections::accounts;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -29,9 +29,10 @@ async fn send_as(from: &TestNode, name: &str, to: &TestNode, activity: &Value) -
         .await
         .expect("read")
         .expect("account");
-    let signer = signer_for(state, &account).expect("signer");
+    let signer = signer_for(&state.federation, &account).expect("signer");
     let inbox = Url::parse(&format!("{}/inbox", to.base)).expect("url");
     state
+        .federation
         .fetcher
         .post_activity(&inbox, activity.to_string().as_bytes(), &signer)
         .await

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use peerpx_aggregates::Role;
-use peerpx_api::federation::signatures::Signer;
+use peerpx_federation::signatures::Signer;
 use peerpx_projections::{accounts, deliveries};
 use reqwest::header::{HeaderMap, ACCEPT, LINK};
 use reqwest::StatusCode;
@@ -535,9 +535,15 @@ async fn a_blocked_node_is_refused_cut_off_and_welcomed_back_once_unblocked(engi
         Some(&admin),
     )
     .await;
-    peerpx_api::federation::deliver::send_answer(state, "Reject", &ben_row, &ana_row, "test")
-        .await
-        .expect("queued");
+    peerpx_federation::deliver::send_answer(
+        &state.federation,
+        "Reject",
+        &ben_row,
+        &ana_row,
+        "test",
+    )
+    .await
+    .expect("queued");
     let failed = eventually(WAIT, "B's delivery to fail while A is down", || async {
         let rows = deliveries::recent(&state.db, 1).await.expect("deliveries");
         rows.into_iter()
@@ -659,7 +665,7 @@ async fn nodes_in_authorized_fetch_mode_federate_through_signed_fetches() {
         .as_str()
         .is_some_and(|k| k.contains("PUBLIC KEY")));
     // A signature that does not verify is refused too.
-    let other = peerpx_api::federation::keys::generate_blocking()
+    let other = peerpx_federation::keys::generate_blocking()
         .await
         .expect("key");
     let forged =

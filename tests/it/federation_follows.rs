@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use peerpx_api::federation::keys;
-use peerpx_api::federation::signatures::Signer;
+use peerpx_federation::keys;
+use peerpx_federation::signatures::Signer;
 use peerpx_projections::accounts;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use peerpx_api::federation::signatures::Signer;
+use peerpx_federation::signatures::Signer;
 use peerpx_projections::accounts;
 use peerpx_projections::db::TextRow;
 

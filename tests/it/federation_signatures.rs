@@ -14,9 +14,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use peerpx_api::federation::fetch::{FetchConfig, FetchError, Fetcher};
-use peerpx_api::federation::keys;
-use peerpx_api::federation::signatures::{self, ResolvedKey, Signer, ACCEPT_ACTIVITY};
+use peerpx_federation::fetch::{FetchConfig, FetchError, Fetcher};
+use peerpx_federation::keys;
+use peerpx_federation::signatures::{self, ResolvedKey, Signer, ACCEPT_ACTIVITY};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -80,7 +80,7 @@ async fn inbox(
 ) -> Response {
     match peer.verify(&method, &uri, &headers, &body).await {
         Ok(v) => (StatusCode::ACCEPTED, Json(json!({ "signedBy": v.owner }))).into_response(),
-        Err(e) => peerpx_api::ApiError::from(e).into_response(),
+        Err(e) => peerpx_federation::Error::from(e).into_response(),
     }
 }
 
@@ -93,7 +93,7 @@ async fn actor(State(peer): State<Peer>, method: Method, uri: Uri, headers: Head
             "accept": headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()),
         }))
         .into_response(),
-        Err(e) => peerpx_api::ApiError::from(e).into_response(),
+        Err(e) => peerpx_federation::Error::from(e).into_response(),
     }
 }
 

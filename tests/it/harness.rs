@@ -257,7 +257,7 @@ impl TestNode {
     pub async fn create_account(&self, username: &str, password: &str, role: Role) -> String {
         let state = &self.node().state;
         let id = peerpx_api::auth::new_id();
-        let key = peerpx_api::federation::keys::generate_blocking()
+        let key = peerpx_federation::keys::generate_blocking()
             .await
             .expect("actor key");
         let registration = Registration {

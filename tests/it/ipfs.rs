@@ -7,7 +7,7 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use peerpx_api::ipfs::{self, unixfs::Discard, Cid, CHUNK_SIZE};
+use peerpx_storage::{self as ipfs, unixfs::Discard, Cid, CHUNK_SIZE};
 use reqwest::header::{self, HeaderMap};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};

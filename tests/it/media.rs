@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use peerpx_aggregates::status::{Content, MediaText, Post, Visibility, DEFAULT_LICENCE};
 use peerpx_aggregates::{MediaCommand, StatusCommand};
-use peerpx_api::ipfs::gc;
-use peerpx_api::pipeline::{exif, render, sniff, Limits};
+use peerpx_api::gc;
+use peerpx_media::{exif, render, sniff, Limits};
 use peerpx_projections::log::metadata;
 use peerpx_projections::media;
 use reqwest::multipart::{Form, Part};
