@@ -230,7 +230,7 @@ async fn post_photo(
         TAGS[i % TAGS.len()],
         TAGS[(i / TAGS.len()) % TAGS.len()]
     );
-    let html = peerpx_api::statuses::text_html(&state.config.base_url(), &text, &[]);
+    let html = peerpx_api::captions::text_html(&state.config.base_url(), &text, &[]);
     let content = Content {
         tags: extract_tags(&text),
         text,

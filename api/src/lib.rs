@@ -11,19 +11,24 @@ pub mod admin;
 pub mod admin_federation;
 pub mod attachments;
 pub mod auth;
+pub mod captions;
 pub mod domain_blocks;
 pub mod entities;
 pub mod error;
+pub mod favourites;
 pub mod follows;
 pub mod gc;
 pub mod instance;
+pub mod notifications;
 pub mod oauth;
 pub mod paging;
 pub mod params;
 pub mod profile_images;
 pub mod reblogs;
 pub mod search;
+pub mod status_views;
 pub mod statuses;
+pub mod timelines;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -242,6 +247,9 @@ pub fn router(state: AppState) -> Router {
         .merge(peerpx_federation::routes())
         .merge(follows::routes())
         .merge(statuses::routes())
+        .merge(favourites::routes())
+        .merge(timelines::routes())
+        .merge(notifications::routes())
         .merge(reblogs::routes())
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(

@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::auth::{new_id, Authed, MaybeAuthed};
 use crate::paging::PageQuery;
 use crate::params::{lenient, Params};
-use crate::statuses::{render_one, viewer_of, visible_status};
+use crate::status_views::{render_one, viewer_of, visible_status};
 use crate::{ApiError, ApiResult, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -185,5 +185,5 @@ async fn reblogged_by(
     let row = visible_status(&state, viewer.as_deref(), &id).await?;
     let page = params.parse::<PageQuery>()?.page(40, 80)?;
     let boosts = reblogs::reblogged_by(&state.db, row.id, page).await?;
-    crate::statuses::accounts_page(&state, &uri, &boosts).await
+    crate::status_views::accounts_page(&state, &uri, &boosts).await
 }

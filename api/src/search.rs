@@ -141,7 +141,7 @@ pub async fn search(
         .iter()
         .map(|a| entities::account(&state.config, a))
         .collect();
-    let statuses = crate::statuses::render(&state, viewer, &posts).await?;
+    let statuses = crate::status_views::render(&state, viewer, &posts).await?;
     let base = state.config.base_url();
     let hashtags: Vec<Value> = tags
         .iter()
