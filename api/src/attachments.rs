@@ -13,9 +13,9 @@
 //! `current_account.media_attachments.where(status_id: nil)`); deleting an attached photo is a
 //! 422 (Mastodon 4.4). Alt text of attached photos changes with the post (`PUT /api/v1/statuses`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,21 +23,21 @@ use cqrs_es::AggregateError;
 use peerpx_aggregates::media::{
     check_description, Exif, Focus, Location, StoredFile, Upload, DESCRIPTION_MAX,
 };
-use peerpx_aggregates::status::RemoteMedia;
 use peerpx_aggregates::{MediaCommand, MediaError};
 use peerpx_projections::log::metadata;
 use peerpx_projections::media::{self, MediaRow};
 use peerpx_projections::now_millis;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 
 use peerpx_media::{self as pipeline, ExifSummary, Limits, Options, Processed, Rendition};
 
 use crate::auth::{new_id, Authed};
 use crate::error::{ApiError, ApiResult};
+use crate::media_entities::media_attachment;
 use crate::params::{lenient, Params};
-use crate::{ApiConfig, AppState};
+use crate::upload_stream::{receive, Received, Scratch};
+use crate::AppState;
 use peerpx_storage::gc;
 
 pub fn routes() -> Router<AppState> {
@@ -51,107 +51,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/media/{id}", get(show).put(update).delete(destroy))
         .merge(uploads)
 }
-
-// ---------------------------------------------------------------------------------------------
-// The MediaAttachment entity
-
-fn dimensions(f: &StoredFile) -> Value {
-    let aspect = if f.height == 0 {
-        0.0
-    } else {
-        f64::from(f.width) / f64::from(f.height)
-    };
-    json!({
-        "width": f.width,
-        "height": f.height,
-        "size": format!("{}x{}", f.width, f.height),
-        "aspect": aspect,
-    })
-}
-
-/// A photo as Mastodon's MediaAttachment. `url` is the large rendition (at most 2048 px),
-/// `preview_url` the small one (640 px), both served by this node's IPFS gateway;
-/// `meta.original` is the size of the photo as uploaded (upright). Extensions (documented in
-/// `docs/api-extensions.md`): `meta.exif`, and `peerpx` with the CIDs of the three files and,
-/// when `show_original`, the original's URL.
-pub fn media_attachment(config: &ApiConfig, m: &MediaRow, show_original: bool) -> Value {
-    let base = config.base_url();
-    let url = |f: &StoredFile| format!("{base}/ipfs/{}", f.cid);
-    let mut meta = json!({
-        "original": dimensions(&m.original),
-        "small": dimensions(&m.small),
-        "exif": serde_json::to_value(&m.exif).unwrap_or_else(|_| json!({})),
-    });
-    if let Some(focus) = m.focus {
-        meta["focus"] = json!({ "x": focus.x, "y": focus.y });
-    }
-    let mut peerpx = json!({
-        "cid": {
-            "original": m.original.cid,
-            "small": m.small.cid,
-            "large": m.large.cid,
-        },
-    });
-    if show_original {
-        peerpx["original_url"] = json!(url(&m.original));
-    }
-    json!({
-        "id": m.id.to_string(),
-        "type": "image",
-        "url": url(&m.large),
-        "preview_url": url(&m.small),
-        "remote_url": null,
-        "preview_remote_url": null,
-        "text_url": null,
-        "meta": meta,
-        "description": m.description,
-        "blurhash": m.blurhash,
-        "peerpx": peerpx,
-    })
-}
-
-/// A photo of a remote status as a Mastodon MediaAttachment: its files stay on its node, so
-/// `url`, `preview_url` and `remote_url` are all the remote file.
-pub fn remote_attachment(status_id: i64, index: usize, m: &RemoteMedia) -> Value {
-    let size = match (m.width, m.height) {
-        (Some(w), Some(h)) if w > 0 && h > 0 => {
-            json!({ "width": w, "height": h, "size": format!("{w}x{h}"), "aspect": w as f64 / h as f64 })
-        }
-        _ => json!({}),
-    };
-    let mut meta = json!({ "original": size, "small": size });
-    if let Some((x, y)) = m.focus {
-        meta["focus"] = json!({ "x": x, "y": y });
-    }
-    if let Some(exif) = &m.exif {
-        meta["exif"] = exif.clone();
-    }
-    let kind = match m.media_type.as_deref() {
-        Some(t) if t.starts_with("video/") => "video",
-        Some(t) if t.starts_with("image/") || t.is_empty() => "image",
-        None => "image",
-        Some(_) => "unknown",
-    };
-    let mut v = json!({
-        "id": format!("{status_id}{index:02}"),
-        "type": kind,
-        "url": m.url,
-        "preview_url": m.url,
-        "remote_url": m.url,
-        "preview_remote_url": null,
-        "text_url": null,
-        "meta": meta,
-        "description": m.description,
-        "blurhash": m.blurhash,
-    });
-    if let Some(cid) = &m.cid {
-        v["peerpx"] = json!({ "cid": cid });
-    }
-    v
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors and parameters
 
 /// Maps a domain error to the HTTP error Mastodon would give.
 fn media_error(e: AggregateError<MediaError>) -> ApiError {
@@ -219,198 +118,6 @@ async fn unattached(state: &AppState, user_id: &str, id: &str) -> ApiResult<Medi
         .filter(|m| m.account_id == user_id && m.status_id.is_none())
         .ok_or(ApiError::NotFound)
 }
-
-// ---------------------------------------------------------------------------------------------
-// Receiving an upload
-
-/// All the parts of an upload but the file, together (alt text is at most 1500 characters).
-const OTHER_PARTS_MAX: usize = 256 * 1024;
-/// How much more of a refused body is read (and thrown away) so that the client, still
-/// sending, reads the 413 instead of a reset connection.
-const DRAIN_MAX: u64 = 16 * 1024 * 1024;
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// A directory under `data_dir/tmp` for one upload: the streamed file and the pipeline's
-/// output. Removed when dropped, however the upload ended.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn create(data_dir: &Path) -> ApiResult<Self> {
-        let dir = data_dir
-            .join("tmp")
-            .join(format!("upload-{:016x}", rand::random::<u64>()));
-        std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
-        Ok(Self { dir })
-    }
-
-    fn input(&self) -> PathBuf {
-        self.dir.join("upload")
-    }
-
-    fn output(&self) -> PathBuf {
-        self.dir.join("out")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot remove upload scratch");
-        }
-    }
-}
-
-/// The upload's parameters; the file itself is at `Scratch::input` when `file` is true.
-#[derive(Default)]
-struct Received {
-    file: bool,
-    description: Option<String>,
-    focus: Option<String>,
-    keep_location: Option<String>,
-}
-
-/// `n` bytes in words: megabytes when it is a whole number of them (as `--max-upload-mb` sets it).
-fn size_text(n: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if n >= MB && n.is_multiple_of(MB) {
-        format!("{} MB", n / MB)
-    } else {
-        format!("{n} bytes")
-    }
-}
-
-fn too_large(max: u64) -> ApiError {
-    ApiError::PayloadTooLarge(format!(
-        "File is too large: at most {} can be uploaded",
-        size_text(max)
-    ))
-}
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    ApiError::BadRequest(format!("Malformed multipart body: {}", e.body_text()))
-}
-
-/// Reads the multipart body: the `file` part to `scratch` chunk by chunk, at most `max` bytes,
-/// and the text parameters.
-async fn receive(multipart: &mut Multipart, scratch: &Scratch, max: u64) -> ApiResult<Received> {
-    let mut received = Received::default();
-    // Everything but the file (parameters, parts this route does not use) shares this budget.
-    let mut others = OTHER_PARTS_MAX;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_string();
-        let result = match name.as_str() {
-            "file" if !received.file => {
-                let written = write_file(&mut field, &scratch.input(), max).await;
-                received.file = written.is_ok();
-                written
-            }
-            "description" | "focus" | "keep_location" => {
-                read_text(&mut field, &mut others).await.map(|text| {
-                    let slot = match name.as_str() {
-                        "description" => &mut received.description,
-                        "focus" => &mut received.focus,
-                        _ => &mut received.keep_location,
-                    };
-                    *slot = Some(text);
-                })
-            }
-            // Anything else (Mastodon's `thumbnail` is for video and audio) is read and dropped.
-            _ => read_bytes(&mut field, &mut others).await.map(drop),
-        };
-        if let Err(e) = result {
-            // Read the rest (bounded) so that a client still sending sees the answer.
-            let mut drain = Drain::new();
-            if drain.field(&mut field).await {
-                drop(field);
-                drain.rest(multipart).await;
-            }
-            return Err(e);
-        }
-    }
-    Ok(received)
-}
-
-async fn write_file(field: &mut Field<'_>, path: &Path, max: u64) -> ApiResult<()> {
-    let file = tokio::fs::File::create(path)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-    let mut written = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-        written += chunk.len() as u64;
-        if written > max {
-            return Err(too_large(max));
-        }
-        out.write_all(&chunk).await.map_err(ApiError::internal)?;
-    }
-    out.flush().await.map_err(ApiError::internal)?;
-    Ok(())
-}
-
-/// A part other than the file, in memory, taken from the shared `budget`.
-async fn read_bytes(field: &mut Field<'_>, budget: &mut usize) -> ApiResult<Vec<u8>> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-        *budget = budget.checked_sub(chunk.len()).ok_or_else(|| {
-            ApiError::PayloadTooLarge("The upload's other parameters are too large".into())
-        })?;
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
-}
-
-async fn read_text(field: &mut Field<'_>, budget: &mut usize) -> ApiResult<String> {
-    let name = field.name().unwrap_or_default().to_string();
-    let bytes = read_bytes(field, budget).await?;
-    String::from_utf8(bytes).map_err(|_| ApiError::field(&name, "ERR_INVALID", "is not UTF-8"))
-}
-
-/// Reads and discards the rest of a refused body (the field being read, then the others), for
-/// a bounded time and size.
-struct Drain {
-    deadline: tokio::time::Instant,
-    seen: u64,
-}
-
-impl Drain {
-    fn new() -> Self {
-        Self {
-            deadline: tokio::time::Instant::now() + DRAIN_TIME,
-            seen: 0,
-        }
-    }
-
-    /// `true` when the field was read to its end within the bounds.
-    async fn field(&mut self, field: &mut Field<'_>) -> bool {
-        loop {
-            match tokio::time::timeout_at(self.deadline, field.chunk()).await {
-                Ok(Ok(Some(chunk))) => {
-                    self.seen += chunk.len() as u64;
-                    if self.seen > DRAIN_MAX {
-                        return false;
-                    }
-                }
-                Ok(Ok(None)) => return true,
-                _ => return false,
-            }
-        }
-    }
-
-    async fn rest(&mut self, multipart: &mut Multipart) {
-        while let Ok(Ok(Some(mut next))) =
-            tokio::time::timeout_at(self.deadline, multipart.next_field()).await
-        {
-            if !self.field(&mut next).await {
-                return;
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processing and storing
 
 fn exif(summary: &ExifSummary) -> Exif {
     Exif {
@@ -577,9 +284,6 @@ fn lenient_bool(text: &str) -> Option<bool> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// One photo
-
 /// `GET /api/v1/media/{id}`. Mastodon asks for `write:media`; a `read` token may look too.
 async fn show(
     State(state): State<AppState>,
@@ -684,75 +388,5 @@ mod tests {
         for bad in ["0.5", "a,b", "1.5,0", "0,-1.01", "NaN,0", "inf,0"] {
             assert!(parse_focus(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn sizes_are_said_in_the_unit_of_the_setting() {
-        assert_eq!(size_text(40 * 1024 * 1024), "40 MB");
-        assert_eq!(size_text(200_000), "200000 bytes");
-        assert_eq!(
-            too_large(40 * 1024 * 1024).to_string(),
-            "File is too large: at most 40 MB can be uploaded"
-        );
-    }
-
-    #[test]
-    fn the_entity_has_mastodon_fields_and_says_where_the_files_are() {
-        let file = |cid: &str, w, h| StoredFile {
-            cid: cid.into(),
-            content_type: "image/jpeg".into(),
-            bytes: 100,
-            width: w,
-            height: h,
-        };
-        let row = MediaRow {
-            id: 42,
-            account_id: "1".into(),
-            status_id: None,
-            ordinal: None,
-            original: file("bafyo", 451, 300),
-            small: file("bafys", 451, 300),
-            large: file("bafyl", 451, 300),
-            blurhash: "LKO2?U%2Tw=w]~RBVZRi};RPxuwH".into(),
-            exif: Exif {
-                camera_make: Some("FUJIFILM".into()),
-                iso: Some(400),
-                ..Exif::default()
-            },
-            description: Some("a cat".into()),
-            focus: Some(Focus { x: 0.5, y: -0.5 }),
-            created_at: 1,
-        };
-        let config = ApiConfig {
-            domain: "px.example".into(),
-            protocol: "https".into(),
-            data_dir: PathBuf::from("/nonexistent"),
-            token_lifetime: None,
-            login_failures_per_account: 1,
-            login_attempts_per_ip: 1,
-            login_window: std::time::Duration::from_secs(1),
-            max_profile_image_bytes: 1,
-            max_upload_bytes: 1,
-            max_upload_pixels: 1,
-            media_workers: 1,
-            max_media_per_status: 4,
-        };
-        let v = media_attachment(&config, &row, false);
-        assert_eq!(v["id"], "42");
-        assert_eq!(v["type"], "image");
-        assert_eq!(v["url"], "https://px.example/ipfs/bafyl");
-        assert_eq!(v["preview_url"], "https://px.example/ipfs/bafys");
-        assert_eq!(v["remote_url"], Value::Null);
-        assert_eq!(v["meta"]["original"]["size"], "451x300");
-        assert!((v["meta"]["original"]["aspect"].as_f64().unwrap() - 451.0 / 300.0).abs() < 1e-9);
-        assert_eq!(v["meta"]["focus"], json!({ "x": 0.5, "y": -0.5 }));
-        assert_eq!(
-            v["meta"]["exif"],
-            json!({ "camera_make": "FUJIFILM", "iso": 400 })
-        );
-        assert_eq!(v["peerpx"]["cid"]["original"], "bafyo");
-        assert!(v["peerpx"].get("original_url").is_none());
-        let v = media_attachment(&config, &row, true);
-        assert_eq!(v["peerpx"]["original_url"], "https://px.example/ipfs/bafyo");
     }
 }

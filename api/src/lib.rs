@@ -19,8 +19,10 @@ pub mod favourites;
 pub mod follows;
 pub mod gc;
 pub mod instance;
+pub mod media_entities;
 pub mod notifications;
 pub mod oauth;
+pub mod oauth_apps;
 pub mod paging;
 pub mod params;
 pub mod profile_images;
@@ -29,6 +31,7 @@ pub mod search;
 pub mod status_views;
 pub mod statuses;
 pub mod timelines;
+pub mod upload_stream;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -185,8 +188,11 @@ async fn log_internal_errors(request: Request, next: Next) -> Response {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/v1/apps", post(oauth::create_app))
-        .route("/api/v1/apps/verify_credentials", get(oauth::verify_app))
+        .route("/api/v1/apps", post(oauth_apps::create_app))
+        .route(
+            "/api/v1/apps/verify_credentials",
+            get(oauth_apps::verify_app),
+        )
         .route(
             "/oauth/authorize",
             get(oauth::authorize_page).post(oauth::authorize_submit),

@@ -123,7 +123,7 @@ async fn render_statuses(
             .get(&s.id)
             .map(|list| {
                 list.iter()
-                    .map(|m| crate::attachments::media_attachment(config, m, show_original))
+                    .map(|m| crate::media_entities::media_attachment(config, m, show_original))
                     .collect()
             })
             .unwrap_or_default();
@@ -131,7 +131,7 @@ async fn render_statuses(
             s.remote_media
                 .iter()
                 .enumerate()
-                .map(|(i, m)| crate::attachments::remote_attachment(s.id, i, m)),
+                .map(|(i, m)| crate::media_entities::remote_attachment(s.id, i, m)),
         );
         let (replies, favourites) = counts.get(&s.id).copied().unwrap_or((0, 0));
         let mentions: Vec<Value> = s

@@ -528,7 +528,7 @@ async fn history(
                     let m = media.iter().find(|m| m.id.to_string() == t.media_id)?;
                     let mut m = m.clone();
                     m.description = t.description.clone();
-                    Some(crate::attachments::media_attachment(
+                    Some(crate::media_entities::media_attachment(
                         &state.config,
                         &m,
                         show_original,

@@ -741,7 +741,7 @@ async fn the_media_read_model_follows_posts_edits_and_deletes(engine: Engine) {
         rows.iter().map(|m| m.ordinal).collect::<Vec<_>>(),
         vec![Some(0), Some(1)]
     );
-    let rendered = peerpx_api::attachments::media_attachment(&state.config, &rows[1], false);
+    let rendered = peerpx_api::media_entities::media_attachment(&state.config, &rows[1], false);
     assert_eq!(rendered["url"], first["url"]);
     assert!(rendered["peerpx"].get("original_url").is_none());
 
