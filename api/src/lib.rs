@@ -1,10 +1,15 @@
-//! The HTTP edge: Mastodon-compatible REST and OAuth routes on axum.
+//! peerpx-api, the client edge: Mastodon-compatible REST and OAuth routes on axum, and the web
+//! UI's serving.
 //!
 //! Handlers parse and check input, hash passwords, run commands through
 //! `peerpx_projections::Commands`, wait until the read models have applied the resulting events
 //! (read-your-writes) and render read models as Mastodon entities. Domain rules live in
 //! `peerpx-aggregates`; nothing here writes a read model directly. OAuth credentials (apps,
 //! tokens, codes) are the exception: they are secrets, not history, and live in their own tables.
+//!
+//! Depends on every library crate: `peerpx-federation` for what crosses nodes (following,
+//! resolving, deleting), `peerpx-storage` and `peerpx-media` for photos. Nothing depends on it
+//! but the `peerpx` package, which wires it.
 
 pub mod accounts;
 pub mod admin;

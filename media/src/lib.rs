@@ -1,5 +1,9 @@
-//! The photo pipeline: turns an uploaded file (already streamed to disk) into what a photo page
-//! needs — a privacy-safe original, two upright renditions, a blurhash and an EXIF summary.
+//! peerpx-media: the photo pipeline. It turns an uploaded file (already streamed to disk) into
+//! what a photo page needs — a privacy-safe original, two upright renditions, a blurhash and an
+//! EXIF summary — and makes profile images ([`profile`]).
+//!
+//! Depends on no peerpx crate and does no I/O beyond the file it is given and the files it
+//! writes: storing them (the block store) and answering HTTP are the node's.
 //!
 //! [`process`] runs these steps, each refusing bad input as early and as cheaply as it can:
 //!
