@@ -2,7 +2,9 @@
 //!
 //! What the fold reads is the committed index (through a searcher opened at the last commit)
 //! overlaid with what this batch changed and has not committed yet (tantivy's searchers do not
-//! see uncommitted documents). Accounts are the exception: few and read by every post, they are
+//! see uncommitted documents). Documents are written at commit, from the overlay's final state:
+//! an upload posted within the batch, or a status edited twice, costs no document of its own,
+//! and the replaced versions already committed are deleted by term when they are replaced. Accounts are the exception: few and read by every post, they are
 //! all kept in memory, loaded from the committed index at open and after a rollback. Nothing
 //! else is kept outside the index, so a crash loses only the uncommitted batch, and the
 //! checkpoint, in the same commit, says to read it again.
@@ -78,6 +80,11 @@ pub struct Writer {
     overlay: HashMap<String, Pending>,
     /// Status ids this batch put, by author, for renames within the batch.
     overlay_by_author: HashMap<String, Vec<String>>,
+    /// Accounts put by this batch, written at commit.
+    dirty_accounts: HashSet<String>,
+    /// Keys with no committed document left: created by this batch, or already deleted by term
+    /// in it. Deleting them again would cost a term lookup in every segment at commit.
+    clean: HashSet<String>,
     /// Documents added or deleted since the last commit.
     changes: usize,
     applied: i64,
@@ -97,6 +104,8 @@ impl Writer {
             accounts: Accounts::default(),
             overlay: HashMap::new(),
             overlay_by_author: HashMap::new(),
+            dirty_accounts: HashSet::new(),
+            clean: HashSet::new(),
             changes: 0,
             applied: position,
             committed: position,
@@ -146,8 +155,38 @@ impl Writer {
         Ok(())
     }
 
+    /// Writes the batch's documents in key order (so the same events give the same segments).
+    fn flush(&mut self) -> Result<()> {
+        let mut keys: Vec<&String> = self.overlay.keys().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let doc = match &self.overlay[key] {
+                Pending::Status(s) => {
+                    let author = self
+                        .accounts
+                        .key_of
+                        .get(&s.account_id)
+                        .and_then(|k| self.accounts.by_key.get(k));
+                    status_doc(&self.fields, s, author)?
+                }
+                Pending::Media(m) => media_doc(&self.fields, m)?,
+                Pending::Gone => continue,
+            };
+            self.writer.add_document(doc)?;
+        }
+        let mut keys: Vec<&String> = self.dirty_accounts.iter().collect();
+        keys.sort_unstable();
+        for key in keys {
+            if let Some(a) = self.accounts.by_key.get(key) {
+                self.writer.add_document(account_doc(&self.fields, a)?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Commits the batch with the checkpoint in the same commit, then opens a searcher on it.
     pub fn commit(&mut self) -> Result<i64> {
+        self.flush()?;
         let payload = Payload {
             schema: SCHEMA_VERSION,
             position: self.applied,
@@ -161,6 +200,8 @@ impl Writer {
         self.searcher = self.reader.searcher();
         self.overlay.clear();
         self.overlay_by_author.clear();
+        self.dirty_accounts.clear();
+        self.clean.clear();
         self.changes = 0;
         self.committed = self.applied;
         Ok(self.committed)
@@ -171,6 +212,8 @@ impl Writer {
         self.writer.rollback()?;
         self.overlay.clear();
         self.overlay_by_author.clear();
+        self.dirty_accounts.clear();
+        self.clean.clear();
         self.changes = 0;
         self.applied = self.committed;
         self.load_accounts()
@@ -181,6 +224,8 @@ impl Writer {
         self.writer.delete_all_documents()?;
         self.overlay.clear();
         self.overlay_by_author.clear();
+        self.dirty_accounts.clear();
+        self.clean.clear();
         self.accounts = Accounts::default();
         self.applied = 0;
         self.changes += 1;
@@ -218,16 +263,26 @@ impl Writer {
         Ok(out)
     }
 
-    fn replace(&mut self, key: &str, put: Put) {
-        if put == Put::Replace {
+    /// Deletes the committed document of `key`, once per batch.
+    fn delete_committed(&mut self, key: &str) {
+        if !self.clean.contains(key) {
             self.writer
                 .delete_term(Term::from_field_text(self.fields.key, key));
+            self.clean.insert(key.to_string());
+        }
+    }
+
+    fn replace(&mut self, key: &str, put: Put) {
+        match put {
+            Put::Create => {
+                self.clean.insert(key.to_string());
+            }
+            Put::Replace => self.delete_committed(key),
         }
     }
 
     fn delete(&mut self, key: String) {
-        self.writer
-            .delete_term(Term::from_field_text(self.fields.key, &key));
+        self.delete_committed(&key);
         self.overlay.insert(key, Pending::Gone);
         self.changes += 1;
     }
@@ -286,14 +341,7 @@ impl View for Writer {
 
     fn put_status(&mut self, status: StatusSource, put: Put) -> Result<()> {
         let key = status_key(&status.id);
-        let author = self
-            .accounts
-            .key_of
-            .get(&status.account_id)
-            .and_then(|k| self.accounts.by_key.get(k));
-        let doc = status_doc(&self.fields, &status, author)?;
         self.replace(&key, put);
-        self.writer.add_document(doc)?;
         self.changes += 1;
         self.overlay_by_author
             .entry(status.account_id.clone())
@@ -310,9 +358,7 @@ impl View for Writer {
 
     fn put_media(&mut self, media: MediaSource, put: Put) -> Result<()> {
         let key = media_key(&media.id);
-        let doc = media_doc(&self.fields, &media)?;
         self.replace(&key, put);
-        self.writer.add_document(doc)?;
         self.changes += 1;
         self.overlay.insert(key, Pending::Media(media));
         Ok(())
@@ -324,10 +370,9 @@ impl View for Writer {
     }
 
     fn put_account(&mut self, account: AccountSource, put: Put) -> Result<()> {
-        let doc = account_doc(&self.fields, &account)?;
         self.replace(&account.key, put);
-        self.writer.add_document(doc)?;
         self.changes += 1;
+        self.dirty_accounts.insert(account.key.clone());
         self.accounts
             .key_of
             .insert(account.id.clone(), account.key.clone());
@@ -336,9 +381,9 @@ impl View for Writer {
     }
 
     fn delete_account(&mut self, key: &str) -> Result<()> {
-        self.writer
-            .delete_term(Term::from_field_text(self.fields.key, key));
+        self.delete_committed(key);
         self.changes += 1;
+        self.dirty_accounts.remove(key);
         if let Some(a) = self.accounts.by_key.remove(key) {
             self.accounts.key_of.remove(&a.id);
         }
