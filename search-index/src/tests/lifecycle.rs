@@ -216,3 +216,23 @@ fn reblogs_and_other_events_change_nothing_but_move_the_checkpoint() -> TestResu
     assert_eq!(index.reader().snapshot().export()?, before);
     Ok(())
 }
+
+#[test]
+fn an_upload_posted_in_the_same_batch_leaves_no_side_document() -> TestResult {
+    let mut s = Story::default();
+    s.account("alice", "1")
+        .upload("m1", "1", exif("Sony", "A7 IV", "", ""))
+        .photo_post("101", "1", "desert", &["m1"])
+        .edit("101", "1", "desert again");
+    let index = indexed(&s)?;
+    let keys: Vec<String> = index
+        .reader()
+        .snapshot()
+        .export()?
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(keys, ["a:alice", "s:101"]);
+    assert_eq!(ids(&index, "again camera:sony")?, [101]);
+    Ok(())
+}
