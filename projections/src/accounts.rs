@@ -60,8 +60,8 @@ pub struct RemoteRow {
     pub followers_url: Option<String>,
 }
 
-/// What an account's profile counts. Computed when the account is read, from the social graph
-/// and the statuses, so they can never drift from the rows they count.
+/// What an account's profile counts. Kept by the projections that own the rows they count, in
+/// the same transactions as those rows, and joined in when the account is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AccountStats {
     pub followers_count: i64,
@@ -88,20 +88,23 @@ const COLUMNS: &str = "id, username, email, password_hash, display_name, note, a
     reason, created_at, updated_at, public_key_pem, private_key_pem, domain, uri, url, inbox_url, \
     shared_inbox_url, key_id, avatar_remote_url, header_remote_url, followers_url";
 
-/// `COLUMNS` plus the counts (correlated subqueries on indexed columns), for reads outside the
-/// projection.
+/// `COLUMNS` plus the counts, which the projections keep beside the rows they count: followers,
+/// following and requests in `follow_counts` (relationships), statuses in `status_accounts`
+/// (statuses). Read from [`WITH_STATS`].
 const COLUMNS_WITH_STATS: &str = "id, username, email, password_hash, display_name, note, \
     avatar_hash, avatar_type, header_hash, header_type, locked, bot, discoverable, fields, role, \
     state, locale, reason, created_at, updated_at, public_key_pem, private_key_pem, domain, uri, \
     url, inbox_url, shared_inbox_url, key_id, avatar_remote_url, header_remote_url, followers_url, \
-    (SELECT COUNT(*) FROM follows f WHERE f.target_id = accounts.id) AS followers_count, \
-    (SELECT COUNT(*) FROM follows f WHERE f.account_id = accounts.id) AS following_count, \
-    (SELECT COUNT(*) FROM statuses s WHERE s.account_id = accounts.id \
-        AND s.visibility <> 'direct') AS statuses_count, \
-    (SELECT MAX(s.created_at) FROM statuses s WHERE s.account_id = accounts.id \
-        AND s.visibility <> 'direct') AS last_status_at, \
-    (SELECT COUNT(*) FROM follow_requests r WHERE r.target_id = accounts.id) \
-        AS follow_requests_count";
+    COALESCE(fc.followers_count, 0) AS followers_count, \
+    COALESCE(fc.following_count, 0) AS following_count, \
+    COALESCE(sc.statuses_count, 0) AS statuses_count, \
+    sc.last_status_at AS last_status_at, \
+    COALESCE(fc.follow_requests_count, 0) AS follow_requests_count";
+
+/// `accounts` with its counters, for `COLUMNS_WITH_STATS`.
+const WITH_STATS: &str = "accounts \
+    LEFT JOIN follow_counts fc ON fc.account_id = accounts.id \
+    LEFT JOIN status_accounts sc ON sc.account_id = accounts.id";
 
 fn image(row: &AnyRow, hash: &str, kind: &str) -> Result<Option<ImageRef>> {
     let hash: Option<String> = row.opt_text(hash)?;
@@ -170,7 +173,7 @@ fn from_row_with_stats(row: &AnyRow) -> Result<AccountRow> {
 }
 
 async fn one(db: &Db, condition: &str, value: &str) -> Result<Option<AccountRow>> {
-    let sql = format!("SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE {condition}");
+    let sql = format!("SELECT {COLUMNS_WITH_STATS} FROM {WITH_STATS} WHERE {condition}");
     let row = sqlx::query(&db.sql(&sql))
         .bind(value)
         .fetch_optional(&db.pool)
@@ -184,7 +187,7 @@ pub async fn by_ids(db: &Db, ids: &[String]) -> Result<Vec<AccountRow>> {
     let unique: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
     for chunk in unique.chunks(KEYS_PER_QUERY) {
         let sql = format!(
-            "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE id IN ({})",
+            "SELECT {COLUMNS_WITH_STATS} FROM {WITH_STATS} WHERE id IN ({})",
             placeholders(chunk.len())
         );
         let sql = db.sql(&sql);
@@ -301,7 +304,7 @@ pub fn remote_key(user: &str, domain: &str) -> String {
 pub async fn search(db: &Db, prefix: &str, limit: i64) -> Result<Vec<AccountRow>> {
     let pattern = format!("{}%", prefix.to_lowercase().replace(['%', '_', '\\'], ""));
     let sql = format!(
-        "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE username_lower LIKE ? \
+        "SELECT {COLUMNS_WITH_STATS} FROM {WITH_STATS} WHERE username_lower LIKE ? \
          AND state = 'active' ORDER BY CASE WHEN domain IS NULL THEN 0 ELSE 1 END, \
          username_lower LIMIT ?"
     );
@@ -385,7 +388,7 @@ pub async fn list(db: &Db, filter: &AccountFilter) -> Result<Vec<AccountRow>> {
         "DESC"
     };
     let sql = format!(
-        "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE {} \
+        "SELECT {COLUMNS_WITH_STATS} FROM {WITH_STATS} WHERE {} \
          ORDER BY LENGTH(id) {order}, id {order} LIMIT ?",
         conditions.join(" AND ")
     );
