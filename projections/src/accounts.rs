@@ -11,7 +11,7 @@ use crate::db::TextRow;
 
 use crate::projector::{Projection, Tx};
 use crate::recorded::{DomainEvent, Recorded};
-use crate::{Db, Result};
+use crate::{Backend, Db, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountRow {
@@ -529,6 +529,7 @@ fn apply_profile(a: &mut AccountRow, c: &ProfileChanges) {
 /// Keys per `IN (…)` list and rows per multi-row INSERT: well under every engine's bind limit.
 const KEYS_PER_QUERY: usize = 500;
 const ROWS_PER_INSERT: usize = 50;
+const ROWS_PER_UPDATE: usize = 250;
 
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -568,6 +569,78 @@ async fn store(tx: &mut Tx<'_>, keys: &[String], rows: &[AccountRow]) -> Result<
         query.execute(&mut *tx.conn).await?;
     }
     insert(tx, rows).await
+}
+
+/// Whether two versions of a local account's row agree on every indexed column.
+fn same_keys(a: &AccountRow, b: &AccountRow) -> bool {
+    a.remote.is_none()
+        && b.remote.is_none()
+        && a.id == b.id
+        && a.username == b.username
+        && a.email == b.email
+        && a.state == b.state
+}
+
+/// The columns an account event changes on a local account whose keys and state stay.
+const UPDATED: [&str; 15] = [
+    "password_hash",
+    "display_name",
+    "note",
+    "avatar_hash",
+    "avatar_type",
+    "header_hash",
+    "header_type",
+    "locked",
+    "bot",
+    "discoverable",
+    "fields",
+    "role",
+    "updated_at",
+    "public_key_pem",
+    "private_key_pem",
+];
+
+/// Updates rows in place, `ROWS_PER_UPDATE` a statement (`UPDATE … FROM` a `VALUES` list, which
+/// SQLite and PostgreSQL have; MySQL takes the delete-and-insert path).
+async fn update(tx: &mut Tx<'_>, rows: &[AccountRow]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_UPDATE) {
+        let one = format!("({})", placeholders(UPDATED.len() + 1));
+        let values = vec![one; chunk.len()].join(", ");
+        let set = UPDATED
+            .iter()
+            .map(|c| format!("{c} = v.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH v (id, {}) AS (VALUES {values}) UPDATE accounts SET {set} FROM v \
+             WHERE accounts.id = v.id",
+            UPDATED.join(", ")
+        );
+        let sql = tx.sql(&sql).into_owned();
+        let mut query = sqlx::query(&sql);
+        for a in chunk {
+            let fields = serde_json::to_string(&a.fields).unwrap_or_else(|_| "[]".into());
+            query = query
+                .bind(a.id.clone())
+                .bind(a.password_hash.clone())
+                .bind(a.display_name.clone())
+                .bind(a.note.clone())
+                .bind(a.avatar.as_ref().map(|i| i.hash.clone()))
+                .bind(a.avatar.as_ref().map(|i| i.content_type.clone()))
+                .bind(a.header.as_ref().map(|i| i.hash.clone()))
+                .bind(a.header.as_ref().map(|i| i.content_type.clone()))
+                .bind(i64::from(a.locked))
+                .bind(i64::from(a.bot))
+                .bind(i64::from(a.discoverable))
+                .bind(fields)
+                .bind(a.role.clone())
+                .bind(a.updated_at)
+                .bind(a.public_key_pem.clone())
+                .bind(a.private_key_pem.clone());
+        }
+        query.execute(&mut *tx.conn).await?;
+    }
+    Ok(())
 }
 
 async fn insert(tx: &mut Tx<'_>, rows: &[AccountRow]) -> Result<()> {
@@ -772,15 +845,36 @@ impl Projection for AccountsProjection {
             .into_iter()
             .map(str::to_string)
             .collect();
-        let mut rows = load(tx, &keys).await?;
-        let mut state: HashMap<&str, Option<AccountRow>> =
-            keys.iter().map(|k| (k.as_str(), rows.remove(k))).collect();
+        let before = load(tx, &keys).await?;
+        let mut state: HashMap<&str, Option<AccountRow>> = keys
+            .iter()
+            .map(|k| (k.as_str(), before.get(k).cloned()))
+            .collect();
         for (key, event) in mine {
             let current = state.get_mut(key).and_then(Option::take);
             state.insert(key, fold(current, event));
         }
-        let rows: Vec<AccountRow> = state.into_values().flatten().collect();
-        store(tx, &keys, &rows).await
+        // Rows whose keys and state stay are updated in place: their indexes do not change,
+        // and a delete and insert would rewrite all six of them (most of a replay's time).
+        let mut updated = Vec::new();
+        let mut replaced_keys = Vec::new();
+        let mut replaced = Vec::new();
+        for key in &keys {
+            let old = before.get(key);
+            let new = state.get(key.as_str()).and_then(Option::as_ref);
+            match (old, new) {
+                (Some(o), Some(n)) if o == n => {}
+                (Some(o), Some(n)) if tx.backend != Backend::MySql && same_keys(o, n) => {
+                    updated.push(n.clone())
+                }
+                _ => {
+                    replaced_keys.push(key.clone());
+                    replaced.extend(new.cloned());
+                }
+            }
+        }
+        update(tx, &updated).await?;
+        store(tx, &replaced_keys, &replaced).await
     }
 }
 
