@@ -294,19 +294,58 @@ pub async fn visible_by_ids(db: &Db, viewer: Viewer<'_>, ids: &[i64]) -> Result<
 }
 
 /// The viewer's home timeline: their own statuses and those of the accounts they follow, as
-/// the home feed read model (`home.rs`) holds them: one range of `home_feed`'s primary key, with
-/// visibility and mutes checked again on the rows read (a suspended author's statuses stay in
-/// the feed and are left out here).
+/// the home feed read model (`home.rs`) holds them. A page is a range of `home_feed`'s primary
+/// key, then the statuses of that range by primary key, with visibility and mutes checked again
+/// (a suspended author's statuses stay in the feed and are left out here). Two keyed reads
+/// rather than one join: on PostgreSQL the join was planned from `statuses` (85 ms instead of a
+/// fraction of one on the bench's data). When the check leaves the page short, the next range
+/// is read; a feed holds at most 1 000 rows, so that ends.
 pub async fn home(db: &Db, viewer: &str, page: Page) -> Result<Vec<StatusRow>> {
+    let want = usize::try_from(page.limit).unwrap_or(0);
+    let chunk = page.limit.max(1) * 2;
     let (muted, muted_args) = not_muted(Some(viewer));
-    let condition = format!("h.account_id = ?{muted}");
-    let mut args: Vec<Arg> = vec![viewer.into()];
-    args.extend(muted_args);
-    let from = (
-        "home_feed h JOIN statuses s ON s.id = h.status_id",
-        "h.status_id",
-    );
-    select_from(db, Some(viewer), from, &condition, args, Some(page)).await
+    let mut range = Page {
+        limit: chunk,
+        ..page
+    };
+    let mut out = Vec::with_capacity(want);
+    while out.len() < want {
+        let sql = format!(
+            "SELECT status_id FROM home_feed WHERE account_id = ?{}",
+            range.sql("status_id")
+        );
+        let sql = db.sql(&sql);
+        let mut query = sqlx::query(&sql).bind(viewer.to_string());
+        for b in range.binds() {
+            query = query.bind(b);
+        }
+        let ids: Vec<i64> = query
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<Result<_, _>>()?;
+        let Some(&last) = ids.last() else { break };
+        let condition = format!("s.id IN ({}){muted}", placeholders(ids.len()));
+        let mut args: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+        args.extend(muted_args.iter().cloned());
+        let found = select(db, Some(viewer), &condition, args, None).await?;
+        let mut by_id: HashMap<i64, StatusRow> = found.into_iter().map(|s| (s.id, s)).collect();
+        out.extend(
+            ids.iter()
+                .filter_map(|id| by_id.remove(id))
+                .take(want - out.len()),
+        );
+        if i64::try_from(ids.len()).unwrap_or(0) < chunk {
+            break;
+        }
+        if range.ascending() {
+            range.min_id = Some(last);
+        } else {
+            range.max_id = Some(last);
+        }
+    }
+    Ok(page.finish(out))
 }
 
 /// The home timeline as it was answered before the home feed read model: every status of the
