@@ -24,7 +24,8 @@
 //! statuses (the first followed author's), each with its own baseline.
 //!
 //! `PEERPX_BENCH_DATABASE_URL=postgres://…` runs the node on PostgreSQL instead: a fresh
-//! `peerpx_bench_<random>` database made through that URL and dropped afterwards.
+//! `peerpx_bench_<random>` database made through that URL and dropped afterwards, `ANALYZE`d
+//! after seeding (as autovacuum would do after such a load).
 //!
 //! `PEERPX_BENCH_PHOTOS` sets N (default 10 000), `PEERPX_BENCH_SECONDS` the wrk duration
 //! (default 10), `PEERPX_BENCH_KEEP=1` keeps the data directory for inspection (`sqlite3
@@ -697,6 +698,11 @@ async fn main() -> Result<()> {
         tokio::task::spawn_blocking(move || import_photo(&state, &scratch)).await??
     };
     let seeded = seed(&state, &photo, photos).await?;
+    if database.is_some() {
+        // What autovacuum does after a bulk load, done at once so the plans do not depend on
+        // when it wakes: without statistics PostgreSQL plans the timelines from `accounts`.
+        sqlx::query("ANALYZE").execute(&state.db.pool).await?;
+    }
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
