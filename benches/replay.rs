@@ -1,10 +1,13 @@
-//! Replay throughput: events/s to rebuild every read model from a large log, on SQLite.
+//! Replay throughput: events/s to rebuild every read model from a large log, on SQLite and, when
+//! `PEERPX_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh `peerpx_bench_<random>` database
+//! made through that URL and dropped afterwards).
 //!
 //! The log is generated directly with `EventLog::append` (large batches of serialized events,
 //! exactly as cqrs-es would store them): one `AccountRegistered` per account (a tenth of the
 //! events) followed by `ProfileUpdated` events round-robin over the accounts. Then
 //! `Projector::replay(None)` is timed: it rebuilds the `accounts` and `instance` read models in
-//! one pass over the log and one transaction, from position 0.
+//! one pass over the log and one transaction, from position 0. The baseline is the time to read
+//! and decode the same events: the `instance` read model alone, which keeps nothing of them.
 //!
 //! `PEERPX_BENCH_EVENTS` sets the number of events (default 1_000_000).
 //! `PEERPX_BENCH_BREAKDOWN=0` skips the per-projection replays that follow the main measure.
@@ -118,14 +121,59 @@ async fn main() -> Result<()> {
     if total == 0 {
         return Err("PEERPX_BENCH_EVENTS must be at least 1".into());
     }
+    let mut results = Vec::new();
+    let dir = tempfile::tempdir()?;
+    let sqlite = peerpx_projections::db::default_sqlite_url(dir.path());
+    results.push((
+        "sqlite",
+        bench_engine(&sqlite, Some(dir.path()), total, breakdown).await?,
+    ));
+    if let Ok(admin_url) = std::env::var("PEERPX_TEST_POSTGRES_URL") {
+        let admin = Db::connect(&admin_url).await?;
+        let name = format!("peerpx_bench_{:08x}", rand::random::<u32>());
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&admin.pool)
+            .await?;
+        let mut url = url::Url::parse(&admin_url)?;
+        url.set_path(&format!("/{name}"));
+        let result = bench_engine(url.as_str(), None, total, breakdown).await;
+        let dropped = sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&admin.pool)
+            .await;
+        admin.close().await;
+        if let Err(e) = dropped {
+            eprintln!("could not drop database {name}: {e}");
+        }
+        results.push(("postgres", result?));
+    }
+    println!();
+    println!("engine    events  replay(None) s  events/s  read+decode s  ratio");
+    for (engine, (seconds, decode)) in results {
+        let ratio = decode.map_or("-".to_string(), |d| format!("{:.2}", seconds / d));
+        let decode = decode.map_or("-".to_string(), |d| format!("{d:.2}"));
+        println!(
+            "{engine:<8} {total:>7} {seconds:>15.2} {:>9.0} {decode:>14} {ratio:>6}",
+            total as f64 / seconds
+        );
+    }
+    Ok(())
+}
+
+/// Generates the log on `url`, replays it; returns the replay's seconds and, with the
+/// breakdown, those of the `instance` replay (reading and decoding alone).
+async fn bench_engine(
+    url: &str,
+    dir: Option<&std::path::Path>,
+    total: usize,
+    breakdown: bool,
+) -> Result<(f64, Option<f64>)> {
     let accounts_n = total.div_ceil(10);
+    let db = Db::connect(url).await?;
+    let engine = db.backend.name();
     println!(
-        "replay bench: {total} events ({accounts_n} accounts), SQLite, {} cores",
+        "replay bench: {total} events ({accounts_n} accounts), {engine}, {} cores",
         std::thread::available_parallelism().map_or(0, usize::from)
     );
-
-    let dir = tempfile::tempdir()?;
-    let db = Db::connect(&peerpx_projections::db::default_sqlite_url(dir.path())).await?;
     migrate::run(&db).await?;
     let log = EventLog::new(db.clone());
 
@@ -145,13 +193,21 @@ async fn main() -> Result<()> {
     if usize::try_from(head)? != total {
         return Err(format!("log head is {head}, expected {total}").into());
     }
-    let size: u64 = std::fs::read_dir(dir.path())?
-        .filter_map(|e| e.ok()?.metadata().ok())
-        .map(|m| m.len())
-        .sum();
+    let size: u64 = match dir {
+        Some(dir) => std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum(),
+        None => {
+            let row = sqlx::query("SELECT pg_database_size(current_database())")
+                .fetch_one(&db.pool)
+                .await?;
+            u64::try_from(row.try_get::<i64, _>(0)?)?
+        }
+    };
     println!(
         "generated {total} events in {generate_seconds:.2} s ({:.0} events/s appended, \
-         {APPEND_BATCH} per append); database files {:.0} MiB",
+         {APPEND_BATCH} per append); database {:.0} MiB",
         total as f64 / generate_seconds,
         size as f64 / 1_048_576.0
     );
@@ -191,18 +247,18 @@ async fn main() -> Result<()> {
     }
     println!("check: {rows} accounts rebuilt, last update visible");
 
+    let mut decode = None;
     if breakdown {
-        for name in ["accounts", "instance"] {
+        for name in ["accounts", "statuses", "instance"] {
             let started = Instant::now();
             let report = projector.replay(Some(name)).await?;
             let seconds = started.elapsed().as_secs_f64();
             print_report(&format!("replay({name:?})"), total, seconds, &report);
+            if name == "instance" {
+                decode = Some(seconds);
+            }
         }
     }
-
-    println!();
-    println!("events  seconds  events/s   (replay(None), all read models)");
-    println!("{total}  {seconds:.2}  {:.0}", total as f64 / seconds);
     db.close().await;
-    Ok(())
+    Ok((seconds, decode))
 }

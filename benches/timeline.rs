@@ -20,6 +20,13 @@
 //! Server CPU per request is this process's user + system CPU time during the run divided by
 //! the requests wrk completed (wrk is another process; its own CPU time is shown beside it).
 //!
+//! The same runs against the public timeline, a tag timeline (`#coffee`) and an account's
+//! statuses (the first followed author's), each with its own baseline.
+//!
+//! `PEERPX_BENCH_DATABASE_URL=postgres://…` runs the node on PostgreSQL instead: a fresh
+//! `peerpx_bench_<random>` database made through that URL and dropped afterwards, `ANALYZE`d
+//! after seeding (as autovacuum would do after such a load).
+//!
 //! `PEERPX_BENCH_PHOTOS` sets N (default 10 000), `PEERPX_BENCH_SECONDS` the wrk duration
 //! (default 10), `PEERPX_BENCH_KEEP=1` keeps the data directory for inspection (`sqlite3
 //! <dir>/peerpx.db`), `PEERPX_BENCH_SHOW=1` prints the first status of each checked page.
@@ -265,6 +272,8 @@ async fn post_photo(
 struct Seeded {
     /// Ids of the accounts the reader follows.
     followed: HashSet<String>,
+    /// One of them, whose profile is measured.
+    first_followed: String,
 }
 
 /// Accounts, follows and `photos` posts, through the domain; waits for the read models.
@@ -362,7 +371,10 @@ async fn seed(state: &AppState, photo: &Photo, photos: usize) -> Result<Seeded> 
         )
         .into());
     }
-    Ok(Seeded { followed })
+    Ok(Seeded {
+        followed,
+        first_followed: account_ids[0].clone(),
+    })
 }
 
 /// A `read` token for the reader, through `POST /api/v1/apps` and the password grant.
@@ -406,7 +418,7 @@ async fn check_page(
     url: &str,
     token: &str,
     expected: usize,
-    seeded: &Seeded,
+    followed: Option<&Seeded>,
 ) -> Result<Bytes> {
     let response = http.get(url).bearer_auth(token).send().await?;
     let status = response.status();
@@ -428,7 +440,7 @@ async fn check_page(
         if media != 1
             || !photo_url.contains("/ipfs/")
             || tags == 0
-            || !seeded.followed.contains(author)
+            || followed.is_some_and(|seeded| !seeded.followed.contains(author))
         {
             return Err(format!("{url}: unexpected status {s}").into());
         }
@@ -451,9 +463,10 @@ fn home_path(query: &str) -> String {
     }
 }
 
-/// The baseline: answers `/api/v1/timelines/home?<query>` with a fixed body per query.
+/// The baseline: answers each measured path (with its query) with a fixed body.
 async fn fixed(State(bodies): State<Arc<HashMap<String, Bytes>>>, uri: Uri) -> Response {
-    match bodies.get(uri.query().unwrap_or_default()) {
+    let key = uri.path_and_query().map_or("", |p| p.as_str());
+    match bodies.get(key) {
         Some(body) => ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
@@ -564,9 +577,9 @@ async fn wrk(url: &str, token: &str, seconds: u64, ticks: f64) -> Result<WrkResu
     })
 }
 
-/// Runs wrk against the node and the baseline, for each page size, and prints the table.
+/// Runs wrk against the node and the baseline, for each target, and prints the table.
 async fn compare(
-    bodies: &HashMap<String, Bytes>,
+    targets: &[(String, String, Bytes)],
     [node, trivial]: [SocketAddr; 2],
     token: &str,
     seconds: u64,
@@ -578,19 +591,18 @@ async fn compare(
     );
     println!();
     println!(
-        "{:<36} {:>6} {:>10} {:>9} {:>9} {:>9} {:>10} {:>7}",
+        "{:<40} {:>6} {:>10} {:>9} {:>9} {:>9} {:>10} {:>7}",
         "target", "bytes", "requests", "req/s", "p50 ms", "p99 ms", "server us", "wrk s"
     );
-    println!("{}", "-".repeat(104));
-    for (limit, query) in [(20, ""), (40, "limit=40")] {
-        let bytes = bodies.get(query).map_or(0, Bytes::len);
-        let path = home_path(query);
+    println!("{}", "-".repeat(108));
+    for (name, path, body) in targets {
+        let bytes = body.len();
         let mut rates = Vec::new();
-        for (label, host) in [("peerpx home", node), ("trivial axum, same bytes", trivial)] {
+        for (label, host) in [("peerpx", node), ("trivial axum, same bytes", trivial)] {
             let r = wrk(&format!("http://{host}{path}"), token, seconds, ticks).await?;
             println!(
-                "{:<36} {bytes:>6} {:>10} {:>9.0} {:>9.2} {:>9.2} {:>10.0} {:>7.1}",
-                format!("{label}, limit {limit}"),
+                "{:<40} {bytes:>6} {:>10} {:>9.0} {:>9.2} {:>9.2} {:>10.0} {:>7.1}",
+                format!("{label}, {name}"),
                 r.requests,
                 r.per_second,
                 r.p50_ms,
@@ -601,13 +613,40 @@ async fn compare(
             rates.push(r.per_second);
         }
         println!(
-            "{:<36} {:>6} {:>10} {:>9.4}",
-            format!("ratio peerpx/trivial, limit {limit}"),
+            "{:<40} {:>6} {:>10} {:>9.4}",
+            format!("ratio peerpx/trivial, {name}"),
             "",
             "",
             rates[0] / rates[1]
         );
     }
+    Ok(())
+}
+
+/// A fresh database on the server of `admin_url`; returns its URL and name.
+async fn fresh_database(admin_url: &str) -> Result<(String, String)> {
+    let admin = peerpx_projections::Db::connect(admin_url).await?;
+    let name = format!("peerpx_bench_{:08x}", rand::random::<u32>());
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&admin.pool)
+        .await?;
+    admin.close().await;
+    let mut url = url::Url::parse(admin_url)?;
+    url.set_path(&format!("/{name}"));
+    Ok((url.to_string(), name))
+}
+
+async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
+    let admin = peerpx_projections::Db::connect(admin_url).await?;
+    let force = if admin.backend == peerpx_projections::Backend::Postgres {
+        " WITH (FORCE)"
+    } else {
+        ""
+    };
+    sqlx::raw_sql(&format!("DROP DATABASE {name}{force}"))
+        .execute(&admin.pool)
+        .await?;
+    admin.close().await;
     Ok(())
 }
 
@@ -632,12 +671,23 @@ async fn main() -> Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    println!("timeline bench: {photos} photo posts, SQLite, {cores} cores");
+    let admin_url = std::env::var("PEERPX_BENCH_DATABASE_URL").ok();
+    let database = match &admin_url {
+        Some(url) => Some(fresh_database(url).await?),
+        None => None,
+    };
+    let engine = if database.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!("timeline bench: {photos} photo posts, {engine}, {cores} cores");
 
     let dir = tempfile::tempdir()?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let mut config = NodeConfig::new(dir.path().join("node"), None, &addr.to_string());
+    let db_url = database.as_ref().map(|(url, _)| url.clone());
+    let mut config = NodeConfig::new(dir.path().join("node"), db_url, &addr.to_string());
     config.protocol = "http".into();
     let node = Node::start(config, listener).await?;
     let state = node.state.clone();
@@ -648,29 +698,50 @@ async fn main() -> Result<()> {
         tokio::task::spawn_blocking(move || import_photo(&state, &scratch)).await??
     };
     let seeded = seed(&state, &photo, photos).await?;
+    if database.is_some() {
+        // What autovacuum does after a bulk load, done at once so the plans do not depend on
+        // when it wakes: without statistics PostgreSQL plans the timelines from `accounts`.
+        sqlx::query("ANALYZE").execute(&state.db.pool).await?;
+    }
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
     let base = format!("http://{addr}");
     let token = reader_token(&http, &base).await?;
-    let mut bodies = HashMap::new();
-    for limit in [20, 40] {
-        let query = if limit == 20 {
-            String::new()
-        } else {
-            format!("limit={limit}")
-        };
-        let url = format!("{base}{}", home_path(&query));
-        let body = check_page(&http, &url, &token, limit, &seeded).await?;
-        bodies.insert(query, body);
+    let account = seeded.first_followed.clone();
+    let pages = [
+        ("home, limit 20", home_path(""), true),
+        ("home, limit 40", home_path("limit=40"), true),
+        ("public", "/api/v1/timelines/public".to_string(), false),
+        (
+            "tag #coffee",
+            "/api/v1/timelines/tag/coffee".to_string(),
+            false,
+        ),
+        (
+            "account",
+            format!("/api/v1/accounts/{account}/statuses"),
+            false,
+        ),
+    ];
+    let mut targets = Vec::new();
+    for (name, path, home) in pages {
+        let expected = if path.contains("limit=40") { 40 } else { 20 };
+        let url = format!("{base}{path}");
+        let body = check_page(&http, &url, &token, expected, home.then_some(&seeded)).await?;
+        targets.push((name.to_string(), path, body));
     }
+    let bodies: HashMap<String, Bytes> = targets
+        .iter()
+        .map(|(_, path, body)| (path.clone(), body.clone()))
+        .collect();
 
     let bodies = Arc::new(bodies);
     let trivial = TcpListener::bind("127.0.0.1:0").await?;
     let trivial_addr = trivial.local_addr()?;
     let app = axum::Router::new()
-        .route("/api/v1/timelines/home", axum::routing::get(fixed))
+        .fallback(axum::routing::get(fixed))
         .with_state(bodies.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -680,11 +751,14 @@ async fn main() -> Result<()> {
             })
             .await
     });
-    compare(&bodies, [addr, trivial_addr], &token, seconds).await?;
+    compare(&targets, [addr, trivial_addr], &token, seconds).await?;
 
     let _ = stop.send(());
     server.await??;
     node.shutdown().await.map_err(|e| format!("{e:#}"))?;
+    if let (Some(admin_url), Some((_, name))) = (&admin_url, &database) {
+        drop_database(admin_url, name).await?;
+    }
     if std::env::var("PEERPX_BENCH_KEEP").is_ok_and(|v| v == "1") {
         let kept = dir.keep();
         println!("kept the data directory: {}", kept.join("node").display());

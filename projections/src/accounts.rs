@@ -11,7 +11,7 @@ use crate::db::TextRow;
 
 use crate::projector::{Projection, Tx};
 use crate::recorded::{DomainEvent, Recorded};
-use crate::{Db, Result};
+use crate::{Backend, Db, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountRow {
@@ -60,8 +60,8 @@ pub struct RemoteRow {
     pub followers_url: Option<String>,
 }
 
-/// What an account's profile counts. Computed when the account is read, from the social graph
-/// and the statuses, so they can never drift from the rows they count.
+/// What an account's profile counts. Kept by the projections that own the rows they count, in
+/// the same transactions as those rows, and joined in when the account is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AccountStats {
     pub followers_count: i64,
@@ -88,20 +88,23 @@ const COLUMNS: &str = "id, username, email, password_hash, display_name, note, a
     reason, created_at, updated_at, public_key_pem, private_key_pem, domain, uri, url, inbox_url, \
     shared_inbox_url, key_id, avatar_remote_url, header_remote_url, followers_url";
 
-/// `COLUMNS` plus the counts (correlated subqueries on indexed columns), for reads outside the
-/// projection.
+/// `COLUMNS` plus the counts, which the projections keep beside the rows they count: followers,
+/// following and requests in `follow_counts` (relationships), statuses in `status_accounts`
+/// (statuses). Read from [`WITH_STATS`].
 const COLUMNS_WITH_STATS: &str = "id, username, email, password_hash, display_name, note, \
     avatar_hash, avatar_type, header_hash, header_type, locked, bot, discoverable, fields, role, \
     state, locale, reason, created_at, updated_at, public_key_pem, private_key_pem, domain, uri, \
     url, inbox_url, shared_inbox_url, key_id, avatar_remote_url, header_remote_url, followers_url, \
-    (SELECT COUNT(*) FROM follows f WHERE f.target_id = accounts.id) AS followers_count, \
-    (SELECT COUNT(*) FROM follows f WHERE f.account_id = accounts.id) AS following_count, \
-    (SELECT COUNT(*) FROM statuses s WHERE s.account_id = accounts.id \
-        AND s.visibility <> 'direct') AS statuses_count, \
-    (SELECT MAX(s.created_at) FROM statuses s WHERE s.account_id = accounts.id \
-        AND s.visibility <> 'direct') AS last_status_at, \
-    (SELECT COUNT(*) FROM follow_requests r WHERE r.target_id = accounts.id) \
-        AS follow_requests_count";
+    COALESCE(fc.followers_count, 0) AS followers_count, \
+    COALESCE(fc.following_count, 0) AS following_count, \
+    COALESCE(sc.statuses_count, 0) AS statuses_count, \
+    sc.last_status_at AS last_status_at, \
+    COALESCE(fc.follow_requests_count, 0) AS follow_requests_count";
+
+/// `accounts` with its counters, for `COLUMNS_WITH_STATS`.
+const WITH_STATS: &str = "accounts \
+    LEFT JOIN follow_counts fc ON fc.account_id = accounts.id \
+    LEFT JOIN status_accounts sc ON sc.account_id = accounts.id";
 
 fn image(row: &AnyRow, hash: &str, kind: &str) -> Result<Option<ImageRef>> {
     let hash: Option<String> = row.opt_text(hash)?;
@@ -170,7 +173,7 @@ fn from_row_with_stats(row: &AnyRow) -> Result<AccountRow> {
 }
 
 async fn one(db: &Db, condition: &str, value: &str) -> Result<Option<AccountRow>> {
-    let sql = format!("SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE {condition}");
+    let sql = format!("SELECT {COLUMNS_WITH_STATS} FROM {WITH_STATS} WHERE {condition}");
     let row = sqlx::query(&db.sql(&sql))
         .bind(value)
         .fetch_optional(&db.pool)
@@ -184,7 +187,7 @@ pub async fn by_ids(db: &Db, ids: &[String]) -> Result<Vec<AccountRow>> {
     let unique: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
     for chunk in unique.chunks(KEYS_PER_QUERY) {
         let sql = format!(
-            "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE id IN ({})",
+            "SELECT {COLUMNS_WITH_STATS} FROM {WITH_STATS} WHERE id IN ({})",
             placeholders(chunk.len())
         );
         let sql = db.sql(&sql);
@@ -301,7 +304,7 @@ pub fn remote_key(user: &str, domain: &str) -> String {
 pub async fn search(db: &Db, prefix: &str, limit: i64) -> Result<Vec<AccountRow>> {
     let pattern = format!("{}%", prefix.to_lowercase().replace(['%', '_', '\\'], ""));
     let sql = format!(
-        "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE username_lower LIKE ? \
+        "SELECT {COLUMNS_WITH_STATS} FROM {WITH_STATS} WHERE username_lower LIKE ? \
          AND state = 'active' ORDER BY CASE WHEN domain IS NULL THEN 0 ELSE 1 END, \
          username_lower LIMIT ?"
     );
@@ -385,7 +388,7 @@ pub async fn list(db: &Db, filter: &AccountFilter) -> Result<Vec<AccountRow>> {
         "DESC"
     };
     let sql = format!(
-        "SELECT {COLUMNS_WITH_STATS} FROM accounts WHERE {} \
+        "SELECT {COLUMNS_WITH_STATS} FROM {WITH_STATS} WHERE {} \
          ORDER BY LENGTH(id) {order}, id {order} LIMIT ?",
         conditions.join(" AND ")
     );
@@ -526,6 +529,7 @@ fn apply_profile(a: &mut AccountRow, c: &ProfileChanges) {
 /// Keys per `IN (…)` list and rows per multi-row INSERT: well under every engine's bind limit.
 const KEYS_PER_QUERY: usize = 500;
 const ROWS_PER_INSERT: usize = 50;
+const ROWS_PER_UPDATE: usize = 250;
 
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -565,6 +569,78 @@ async fn store(tx: &mut Tx<'_>, keys: &[String], rows: &[AccountRow]) -> Result<
         query.execute(&mut *tx.conn).await?;
     }
     insert(tx, rows).await
+}
+
+/// Whether two versions of a local account's row agree on every indexed column.
+fn same_keys(a: &AccountRow, b: &AccountRow) -> bool {
+    a.remote.is_none()
+        && b.remote.is_none()
+        && a.id == b.id
+        && a.username == b.username
+        && a.email == b.email
+        && a.state == b.state
+}
+
+/// The columns an account event changes on a local account whose keys and state stay.
+const UPDATED: [&str; 15] = [
+    "password_hash",
+    "display_name",
+    "note",
+    "avatar_hash",
+    "avatar_type",
+    "header_hash",
+    "header_type",
+    "locked",
+    "bot",
+    "discoverable",
+    "fields",
+    "role",
+    "updated_at",
+    "public_key_pem",
+    "private_key_pem",
+];
+
+/// Updates rows in place, `ROWS_PER_UPDATE` a statement (`UPDATE … FROM` a `VALUES` list, which
+/// SQLite and PostgreSQL have; MySQL takes the delete-and-insert path).
+async fn update(tx: &mut Tx<'_>, rows: &[AccountRow]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_UPDATE) {
+        let one = format!("({})", placeholders(UPDATED.len() + 1));
+        let values = vec![one; chunk.len()].join(", ");
+        let set = UPDATED
+            .iter()
+            .map(|c| format!("{c} = v.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH v (id, {}) AS (VALUES {values}) UPDATE accounts SET {set} FROM v \
+             WHERE accounts.id = v.id",
+            UPDATED.join(", ")
+        );
+        let sql = tx.sql(&sql).into_owned();
+        let mut query = sqlx::query(&sql);
+        for a in chunk {
+            let fields = serde_json::to_string(&a.fields).unwrap_or_else(|_| "[]".into());
+            query = query
+                .bind(a.id.clone())
+                .bind(a.password_hash.clone())
+                .bind(a.display_name.clone())
+                .bind(a.note.clone())
+                .bind(a.avatar.as_ref().map(|i| i.hash.clone()))
+                .bind(a.avatar.as_ref().map(|i| i.content_type.clone()))
+                .bind(a.header.as_ref().map(|i| i.hash.clone()))
+                .bind(a.header.as_ref().map(|i| i.content_type.clone()))
+                .bind(i64::from(a.locked))
+                .bind(i64::from(a.bot))
+                .bind(i64::from(a.discoverable))
+                .bind(fields)
+                .bind(a.role.clone())
+                .bind(a.updated_at)
+                .bind(a.public_key_pem.clone())
+                .bind(a.private_key_pem.clone());
+        }
+        query.execute(&mut *tx.conn).await?;
+    }
+    Ok(())
 }
 
 async fn insert(tx: &mut Tx<'_>, rows: &[AccountRow]) -> Result<()> {
@@ -769,15 +845,36 @@ impl Projection for AccountsProjection {
             .into_iter()
             .map(str::to_string)
             .collect();
-        let mut rows = load(tx, &keys).await?;
-        let mut state: HashMap<&str, Option<AccountRow>> =
-            keys.iter().map(|k| (k.as_str(), rows.remove(k))).collect();
+        let before = load(tx, &keys).await?;
+        let mut state: HashMap<&str, Option<AccountRow>> = keys
+            .iter()
+            .map(|k| (k.as_str(), before.get(k).cloned()))
+            .collect();
         for (key, event) in mine {
             let current = state.get_mut(key).and_then(Option::take);
             state.insert(key, fold(current, event));
         }
-        let rows: Vec<AccountRow> = state.into_values().flatten().collect();
-        store(tx, &keys, &rows).await
+        // Rows whose keys and state stay are updated in place: their indexes do not change,
+        // and a delete and insert would rewrite all six of them (most of a replay's time).
+        let mut updated = Vec::new();
+        let mut replaced_keys = Vec::new();
+        let mut replaced = Vec::new();
+        for key in &keys {
+            let old = before.get(key);
+            let new = state.get(key.as_str()).and_then(Option::as_ref);
+            match (old, new) {
+                (Some(o), Some(n)) if o == n => {}
+                (Some(o), Some(n)) if tx.backend != Backend::MySql && same_keys(o, n) => {
+                    updated.push(n.clone())
+                }
+                _ => {
+                    replaced_keys.push(key.clone());
+                    replaced.extend(new.cloned());
+                }
+            }
+        }
+        update(tx, &updated).await?;
+        store(tx, &replaced_keys, &replaced).await
     }
 }
 

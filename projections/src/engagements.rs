@@ -62,6 +62,41 @@ pub async fn favourited_by(db: &Db, status_id: i64, page: Page) -> Result<Vec<(i
     Ok(page.finish(rows))
 }
 
+/// Moves the favourites count of a status (`favourite_counts`: one row per status with any,
+/// kept with the `favourites` rows it counts).
+async fn count_favourite(tx: &mut Tx<'_>, status_id: i64, delta: i64) -> Result<()> {
+    let current: Option<i64> =
+        sqlx::query(&tx.sql("SELECT favourites_count FROM favourite_counts WHERE status_id = ?"))
+            .bind(status_id)
+            .fetch_optional(&mut *tx.conn)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+    let n = current.unwrap_or(0) + delta;
+    if current.is_some() {
+        let sql = if n == 0 {
+            "DELETE FROM favourite_counts WHERE status_id = ?"
+        } else {
+            "UPDATE favourite_counts SET favourites_count = favourites_count + ? WHERE status_id = ?"
+        };
+        let sql = tx.sql(sql).into_owned();
+        let mut query = sqlx::query(&sql);
+        if n != 0 {
+            query = query.bind(delta);
+        }
+        query.bind(status_id).execute(&mut *tx.conn).await?;
+    } else if n != 0 {
+        sqlx::query(
+            &tx.sql("INSERT INTO favourite_counts (status_id, favourites_count) VALUES (?, ?)"),
+        )
+        .bind(status_id)
+        .bind(n)
+        .execute(&mut *tx.conn)
+        .await?;
+    }
+    Ok(())
+}
+
 pub struct EngagementsProjection;
 
 #[async_trait::async_trait]
@@ -74,6 +109,7 @@ impl Projection for EngagementsProjection {
         &[
             ("favourites", "account_id, status_id"),
             ("bookmarks", "account_id, status_id"),
+            ("favourite_counts", "status_id"),
         ]
     }
 
@@ -104,6 +140,7 @@ impl Projection for EngagementsProjection {
                         .bind(at)
                         .execute(&mut *tx.conn)
                         .await?;
+                        count_favourite(tx, id, 1).await?;
                     }
                     E::Bookmarked { .. } => {
                         sqlx::query(&tx.sql(
@@ -124,19 +161,23 @@ impl Projection for EngagementsProjection {
                         } else {
                             "bookmarks"
                         };
-                        sqlx::query(&tx.sql(&format!(
+                        let gone = sqlx::query(&tx.sql(&format!(
                             "DELETE FROM {table} WHERE account_id = ? AND status_id = ?"
                         )))
                         .bind(target.account_id.clone())
                         .bind(id)
                         .execute(&mut *tx.conn)
-                        .await?;
+                        .await?
+                        .rows_affected();
+                        if table == "favourites" && gone > 0 {
+                            count_favourite(tx, id, -1).await?;
+                        }
                     }
                 }
             }
             DomainEvent::Status(StatusEvent::StatusDeleted { .. }) => {
                 let id = status_id(position, &recorded.aggregate_id)?;
-                for table in ["favourites", "bookmarks"] {
+                for table in ["favourites", "bookmarks", "favourite_counts"] {
                     sqlx::query(&tx.sql(&format!("DELETE FROM {table} WHERE status_id = ?")))
                         .bind(id)
                         .execute(&mut *tx.conn)

@@ -14,6 +14,8 @@ pub mod deliveries;
 pub mod domain_blocks;
 pub mod engagements;
 pub mod federation;
+pub mod follow_counts;
+pub mod home;
 pub mod instance;
 pub mod log;
 pub mod media;
@@ -25,6 +27,8 @@ pub mod reblogs;
 pub mod recorded;
 pub mod relationships;
 pub mod search;
+pub mod status_accounts;
+pub mod status_writes;
 pub mod statuses;
 
 pub use commands::Commands;

@@ -105,6 +105,11 @@ macro_rules! migrations {
                 name: "search",
                 sql: include_str!(concat!("../../migrations/", $engine, "/0012_search.sql")),
             },
+            Migration {
+                version: 13,
+                name: "read_path",
+                sql: include_str!(concat!("../../migrations/", $engine, "/0013_read_path.sql")),
+            },
         ]
     };
 }

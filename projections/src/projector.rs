@@ -22,6 +22,8 @@ use crate::{Error, EventLog, Result};
 
 /// Events applied per transaction.
 const BATCH: i64 = 1000;
+/// SQLite page cache for a replay's connection, in KiB.
+const REPLAY_CACHE_KIB: i64 = 256 * 1024;
 /// How often a following projection looks for events appended by other processes.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -254,7 +256,26 @@ impl Projector {
             .iter()
             .filter(|t| only.is_none_or(|n| n == t.projection.name()))
             .collect();
-        let mut tx = self.db.pool.begin().await?;
+        let mut conn = self.db.pool.acquire().await?;
+        if self.db.backend == Backend::Sqlite {
+            // The rebuild rewrites every index of every read model in one transaction; with
+            // SQLite's default 2 MiB page cache most B-tree pages it touches are read again
+            // from the OS for each batch (see docs/benchmarks.md, replay).
+            sqlx::query(&format!("PRAGMA cache_size = -{REPLAY_CACHE_KIB}"))
+                .execute(&mut *conn)
+                .await?;
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        if self.db.backend == Backend::Postgres {
+            // The read models are emptied and refilled inside this transaction, so their
+            // statistics are those of before (an empty table, after a first migration), and
+            // PostgreSQL planned the keyed reads of a batch as scans of the whole table (2.5 s
+            // for 500 accounts by name at 100 000 rows). Every statement of a replay is a keyed
+            // read or write.
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *tx)
+                .await?;
+        }
         for t in &selected {
             lock_checkpoint(&self.db, &mut tx, t.projection.name()).await?;
             t.projection
@@ -295,6 +316,12 @@ impl Projector {
             store_checkpoint(&self.db, &mut tx, t.projection.name(), position).await?;
         }
         tx.commit().await?;
+        if self.db.backend == Backend::Sqlite {
+            // Back to SQLite's default before the connection returns to the pool.
+            sqlx::query("PRAGMA cache_size = -2000")
+                .execute(&mut *conn)
+                .await?;
+        }
         let projections: Vec<&'static str> = selected.iter().map(|t| t.projection.name()).collect();
         for t in &selected {
             t.checkpoint.send_replace(position);

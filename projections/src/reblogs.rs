@@ -88,7 +88,8 @@ pub async fn remove_all_of(tx: &mut Tx<'_>, id: i64) -> Result<()> {
 }
 
 /// Per status among `ids`: how many reblogs it has by active accounts (a suspended or deleted
-/// booster's reblog is not shown, so it is not counted).
+/// booster's reblog is not shown, so it is not counted), as the statuses projection keeps it;
+/// statuses without any are left out.
 pub async fn counts(db: &Db, ids: &[i64]) -> Result<HashMap<i64, i64>> {
     let mut out = HashMap::new();
     if ids.is_empty() {
@@ -96,9 +97,7 @@ pub async fn counts(db: &Db, ids: &[i64]) -> Result<HashMap<i64, i64>> {
     }
     let args: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
     let sql = format!(
-        "SELECT s.reblog_of_id AS id, COUNT(*) AS n FROM statuses s \
-         JOIN accounts a ON a.id = s.account_id AND a.state = 'active' \
-         WHERE s.reblog_of_id IN ({}) GROUP BY s.reblog_of_id",
+        "SELECT id, reblogs_count AS n FROM statuses WHERE id IN ({}) AND reblogs_count > 0",
         placeholders(ids.len())
     );
     let sql = db.sql(&sql);

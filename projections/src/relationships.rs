@@ -505,6 +505,7 @@ impl Projection for RelationshipsProjection {
             ("follow_requests", "account_id, target_id"),
             ("blocks", "account_id, target_id"),
             ("mutes", "account_id, target_id"),
+            ("follow_counts", "account_id"),
         ]
     }
 
@@ -542,7 +543,8 @@ impl Projection for RelationshipsProjection {
             let rows = after.entry(key).or_default();
             *rows = fold(*rows, position, event);
         }
-        store(tx, &before, &after).await
+        store(tx, &before, &after).await?;
+        crate::follow_counts::apply(tx, &crate::follow_counts::deltas(&before, &after)).await
     }
 }
 

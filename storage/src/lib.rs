@@ -16,7 +16,7 @@
 //! - [`car`] and [`gateway`]: `GET /ipfs/{cid}`, which serves the file itself to browsers, and
 //!   single blocks or CAR streams to IPFS clients that verify what they get instead of trusting
 //!   this node (the "trustless gateway" of the IPFS HTTP gateway specs). The node mounts
-//!   [`gateway::routes`]; decision 0004 says why the handlers live here rather than in `api`.
+//!   [`gateway::routes`]; decision 0006 says why the handlers live here rather than in `api`.
 //! - [`gc`]: removing blocks no live file reaches, with the lock uploads hold.
 //! - [`blobs`]: [`BlobStore`], hash-named profile images under `blobs/sha256/`.
 //!

@@ -19,6 +19,7 @@ mod federation_reblogs;
 mod federation_signatures;
 mod federation_statuses;
 pub mod follows;
+mod home_feed;
 mod ipfs;
 mod mastodon_py;
 pub mod media;
